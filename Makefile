@@ -1,0 +1,63 @@
+# 安心 — the two commands a newcomer needs: `make run` and `make test`.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV ?= .venv
+PY := $(VENV)/bin/python
+export VENV
+export PYTHONPATH := $(CURDIR)
+export TF_CPP_MIN_LOG_LEVEL := 2
+export SQLALCHEMY_SILENCE_UBER_WARNING := 1
+export TF_INTER_OP_PARALLELISM_THREADS ?= 1
+export TF_INTRA_OP_PARALLELISM_THREADS ?= 1
+
+.PHONY: help setup train run shell serve-actions test lint validate unit e2e smoke bench lock clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+setup: ## create .venv (Python 3.11) and install the pinned lock; a no-op when up to date
+	@scripts/setup.sh
+
+train: setup ## train the model if its inputs changed (cached by fingerprint)
+	@scripts/train.sh
+
+run: train ## start the action server and Rasa (REST + Socket.IO) and chat
+	@scripts/run.sh
+
+shell: train ## chat in the terminal (starts its own action server)
+	@$(PY) -m rasa_sdk --actions actions --port 5055 >/dev/null 2>&1 & trap "kill $$!" EXIT; \
+	  $(PY) -m rasa shell --model "$$(cat models/current)" --endpoints endpoints.yml
+
+serve-actions: setup ## run only the action server on :5055
+	$(PY) -m rasa_sdk --actions actions --port 5055
+
+lint: setup ## ruff
+	$(PY) -m ruff check .
+
+validate: setup ## rasa data validate (domain, data, rules consistency)
+	$(PY) scripts/build_domain_responses.py --check
+	$(PY) -m rasa data validate --fail-on-warnings
+
+unit: setup ## unit tests: knowledge, NLU pieces, actions, content
+	$(PY) -m pytest tests/unit
+
+e2e: train ## end-to-end conversation stories against the trained model
+	$(PY) -m rasa test core --model "$$(cat models/current)" --stories tests/e2e \
+	  --fail-on-prediction-errors --out var/results/e2e
+	$(PY) -m rasa test nlu --model "$$(cat models/current)" --nlu tests/nlu_heldout.yml \
+	  --out var/results/nlu-heldout >/dev/null
+
+smoke: train ## start the real servers and talk to them over HTTP
+	$(PY) -m pytest tests/server
+
+test: lint validate unit e2e smoke ## everything CI runs
+
+bench: train ## print training/start-up/latency/RSS numbers (not a test)
+	$(PY) scripts/bench.py
+
+lock: ## regenerate requirements/lock.txt from requirements/*.in (needs network)
+	scripts/lock.sh
+
+clean: ## remove trained models and run-time files (keeps .venv and the cache)
+	rm -rf models var build .pytest_cache

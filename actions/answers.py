@@ -1,0 +1,100 @@
+"""Answers that depend on who the user is and which lender."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+import knowledge
+from actions.common import conversation_entities, latest_entities, latest_text, send
+from advisor import replies
+from advisor.roles import infer_role
+
+
+def _role(tracker: Tracker) -> tuple:
+    """The known role, or one read from the latest message (and its event)."""
+    role = tracker.get_slot("user_role")
+    if role:
+        return role, []
+    role = infer_role(latest_text(tracker), latest_entities(tracker, "relation"))
+    return role, ([SlotSet("user_role", role)] if role else [])
+
+
+def _lender(tracker: Tracker) -> tuple:
+    lender = tracker.get_slot("lender")
+    if lender:
+        return lender, []
+    found = latest_entities(tracker, "lender")
+    if found and found[0] in knowledge.load().data["lenders"]:
+        return found[0], [SlotSet("lender", found[0])]
+    return None, []
+
+
+class ActionTriageSummary(Action):
+    """After triage: what we heard, what it means, and the options."""
+
+    def name(self) -> str:
+        return "action_triage_summary"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        behaviours = conversation_entities(tracker, "behaviour")
+        reply = replies.triage_summary(tracker.get_slot("user_role"), tracker.get_slot("lender"), behaviours)
+        send(dispatcher, reply)
+        return []
+
+
+class ActionExplainFamilyLiability(Action):
+    """Does the family have to pay? With the spouse/guarantor/heir nuances."""
+
+    def name(self) -> str:
+        return "action_explain_family_liability"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        role, events = _role(tracker)
+        send(dispatcher, replies.family_liability(role))
+        return events
+
+
+class ActionWhereToComplain(Action):
+    """The complaint ladder for the user's lender."""
+
+    def name(self) -> str:
+        return "action_where_to_complain"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        lender, events = _lender(tracker)
+        send(dispatcher, replies.where_to_complain(lender))
+        return events
+
+
+class ActionHandleInform(Action):
+    """A bare answer outside any form ("借呗", "我是他妈妈"): use it."""
+
+    def name(self) -> str:
+        return "action_handle_inform"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        kb = knowledge.load()
+        lenders = [v for v in latest_entities(tracker, "lender") if v in kb.data["lenders"]]
+        if lenders:
+            send(dispatcher, replies.where_to_complain(lenders[0]))
+            return [SlotSet("lender", lenders[0])]
+        role = infer_role(
+            latest_text(tracker), latest_entities(tracker, "relation"), answering_role_question=True
+        )
+        if role:
+            send(dispatcher, replies.family_liability(role))
+            return [SlotSet("user_role", role)]
+        dispatcher.utter_message(response="utter_menu")
+        return []

@@ -1,0 +1,55 @@
+"""Small helpers shared by the actions."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from rasa_sdk import Tracker
+from rasa_sdk.executor import CollectingDispatcher
+
+from advisor.replies import Reply
+
+
+def send(dispatcher: CollectingDispatcher, reply: Reply) -> None:
+    """Send each bubble as its own message; options go with the last one."""
+    for index, bubble in enumerate(reply.bubbles):
+        last = index == len(reply.bubbles) - 1
+        if last and reply.buttons:
+            dispatcher.utter_message(text=bubble, buttons=reply.buttons)
+        else:
+            dispatcher.utter_message(text=bubble)
+
+
+def latest_entities(tracker: Tracker, entity: str) -> list[Any]:
+    return [e.get("value") for e in tracker.latest_message.get("entities", []) if e.get("entity") == entity]
+
+
+def conversation_entities(tracker: Tracker, entity: str) -> list[Any]:
+    """All values of ``entity`` the user mentioned in this conversation, in order."""
+    values: list[Any] = []
+    for event in tracker.events:
+        if event.get("event") != "user":
+            continue
+        for ent in (event.get("parse_data") or {}).get("entities", []) or []:
+            if ent.get("entity") == entity and ent.get("value") not in values:
+                values.append(ent.get("value"))
+    return values
+
+
+def latest_text(tracker: Tracker) -> str:
+    return tracker.latest_message.get("text") or ""
+
+
+def intent_name(tracker: Tracker) -> str | None:
+    return (tracker.latest_message.get("intent") or {}).get("name")
+
+
+def first(values: Iterable[Any]) -> Any | None:
+    for value in values:
+        return value
+    return None
+
+
+def as_dict(**kwargs: Any) -> dict[str, Any]:
+    return {k: v for k, v in kwargs.items() if v is not None}

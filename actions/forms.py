@@ -1,0 +1,114 @@
+"""Validation of the triage form: who the user is and which lender.
+
+Slots are read from the user's words (including the message that started the
+form, so nothing already said is asked again). A reply that answers nothing
+gets a short explanation; after the second miss the form moves on rather than
+trapping a frightened user in a loop. Questions and safety messages typed
+mid-form are not swallowed: the form steps aside so the rules can answer
+them, and resumes afterwards.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk import FormValidationAction, Tracker
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+import knowledge
+from actions.common import intent_name, latest_entities, latest_text
+from advisor.roles import infer_role
+
+# Intents that are not answers to the form's question. The form rejects them
+# so that a rule can answer (FAQ, safety, ...) before the form resumes.
+INTERRUPTIONS = {
+    "faq",
+    "ask_family_liability",
+    "ask_where_complain",
+    "safety_threat",
+    "safety_despair",
+    "bot_challenge",
+    "ask_capabilities",
+    "out_of_scope",
+    "greet",
+    "goodbye",
+    "thanks",
+}
+MAX_MISSES = 2
+UNKNOWN_WORDS = ("不知道", "不清楚", "不晓得", "搞不清", "不确定", "忘了", "说不上")
+
+
+class ValidateTriageForm(FormValidationAction):
+    """Fills ``user_role`` and ``lender`` from what the user said."""
+
+    def name(self) -> str:
+        return "validate_triage_form"
+
+    async def extract_user_role(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        if tracker.get_slot("user_role"):
+            return {}
+        asked = tracker.get_slot("requested_slot") == "user_role"
+        role = infer_role(
+            latest_text(tracker),
+            latest_entities(tracker, "relation"),
+            answering_role_question=asked,
+        )
+        if role:
+            return {"user_role": role}
+        if asked:
+            return self._missed(dispatcher, tracker, "user_role", fallback="other")
+        return {}
+
+    async def extract_lender(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        asked = tracker.get_slot("requested_slot") == "lender"
+        found = latest_entities(tracker, "lender")
+        if found:
+            return {"lender": found[0]}
+        if not asked or tracker.get_slot("lender"):
+            return {}
+        text = latest_text(tracker)
+        kb = knowledge.load()
+        key = kb.resolve_lender(text)
+        if key:
+            return {"lender": key}
+        if any(word in text for word in UNKNOWN_WORDS):
+            return {"lender": "unknown"}
+        return self._missed(dispatcher, tracker, "lender", fallback="unknown")
+
+    def _missed(
+        self,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        slot: str,
+        fallback: str,
+    ) -> dict[str, Any]:
+        """The user answered something else: explain once, then move on."""
+        if intent_name(tracker) in INTERRUPTIONS:
+            return {}
+        misses = int(tracker.get_slot("triage_retries") or 0) + 1
+        if misses >= MAX_MISSES:
+            dispatcher.utter_message(text="没关系，这个先跳过，我们往下走。")
+            return {slot: fallback, "triage_retries": 0}
+        dispatcher.utter_message(response=f"utter_explain_{slot}")
+        return {"triage_retries": misses}
+
+    async def validate_user_role(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        if value in knowledge.load().relations:
+            return {"user_role": value}
+        return {"user_role": None}
+
+    async def validate_lender(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        kb = knowledge.load()
+        if value in kb.data["lenders"]:
+            return {"lender": value}
+        key = kb.resolve_lender(str(value)) if value else None
+        return {"lender": key}

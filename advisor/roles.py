@@ -1,0 +1,80 @@
+"""Work out who the user is from what they typed.
+
+A relation word alone is ambiguous: "我是他妈妈" makes the user a parent, but
+"我儿子借了钱" also makes the user a parent (the borrower is the son), and
+"催收打给我妈" says nothing certain about the user. This module reads the
+phrasing around the relation word.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+import knowledge
+
+_NOT_BORROWER = re.compile(r"不是(我|本人|借款人|我本人|我自己)(借的|欠的)?")
+
+# The borrower is <relation> → the user is <inverse>.
+INVERSE = {
+    "child": "parent",
+    "parent": "child",
+    "spouse": "spouse",
+    "sibling": "sibling",
+    "friend": "friend",
+    "colleague": "colleague",
+    "relative": "relative",
+}
+
+_BORROWER_SELF = re.compile(
+    r"(我本人|我自己|本人|借款人就是我|是我借的|我借的|我欠的|我自己借|我在.{0,8}借|我逾期|我的(网贷|借款|欠款|贷款))"
+)
+_I_AM = re.compile(r"我(就)?是(他|她|借款人|欠款人)?(的)?(?P<word>[^，,。.!！?？\s]{1,6})")
+# "我儿子借了…", "我老公欠…", "我女儿在借呗上借…"
+_MY_X_BORROWED = re.compile(
+    r"我(的|家)?(?P<word>[^，,。.!！?？\s我]{1,4}?)(在.{0,10})?(借|欠|贷|逾期|用了|开了|套现)"
+)
+
+
+def infer_role(
+    text: str | None,
+    relation_values: Iterable[str] = (),
+    answering_role_question: bool = False,
+) -> str | None:
+    """The user's role key (knowledge ``relations``), or None when unsure.
+
+    ``relation_values`` are the relation entities found in the message.
+    ``answering_role_question`` is True when the bot has just asked
+    "您是借款人本人，还是他的家人/朋友/同事？", so a bare "妈妈" is an answer.
+    """
+    kb = knowledge.load()
+    text = (text or "").strip()
+    relation_values = [v for v in relation_values if v in kb.relations]
+    if _NOT_BORROWER.search(text):
+        relation_values = [v for v in relation_values if v != "borrower"]
+        text = _NOT_BORROWER.sub("", text)
+
+    if _I_AM.search(text):
+        word = _I_AM.search(text).group("word")
+        key = kb.resolve_relation(word)
+        if key:
+            return key
+    match = _MY_X_BORROWED.search(text)
+    if match:
+        key = kb.resolve_relation(match.group("word"))
+        if key in INVERSE:
+            return INVERSE[key]
+    if _BORROWER_SELF.search(text):
+        return "borrower"
+    if answering_role_question:
+        if relation_values:
+            return relation_values[0]
+        return kb.resolve_relation(text)
+    # A message that only says who is being called ("打给我妈") is not enough.
+    if len(set(relation_values)) == 1 and relation_values[0] in {
+        "guarantor",
+        "emergency_contact",
+        "heir",
+    }:
+        return relation_values[0]
+    return None

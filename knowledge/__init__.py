@@ -1,0 +1,208 @@
+"""Loader for the one knowledge file (``knowledge/anxin.yml``).
+
+Everything the bot says about the law, phone numbers, channels and lenders is
+read from that file, so operators can correct facts without touching Python.
+This module is the ground floor: it imports nothing else from the project.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+KNOWLEDGE_FILE = Path(os.environ.get("ANXIN_KNOWLEDGE_FILE", Path(__file__).with_name("anxin.yml")))
+
+# Hedge words must accompany any statement built on a 【C】 fact.
+CONFIDENCE_LEVELS = ("A", "B", "C")
+
+
+@dataclass(frozen=True)
+class Lender:
+    key: str
+    legal_name: str
+    type: str
+    regulator: str
+    hotline: str | None
+    products: list[str]
+    note: str | None
+    confidence: str
+
+    @property
+    def is_alipay(self) -> bool:
+        return self.hotline == "95188"
+
+
+class Knowledge:
+    """Typed access to the knowledge file."""
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        self.data = data
+        self._alias_index = self._build_alias_index()
+
+    # -- raw sections -------------------------------------------------------
+    @property
+    def meta(self) -> dict[str, Any]:
+        return self.data["meta"]
+
+    @property
+    def hedges(self) -> list[str]:
+        return list(self.data.get("hedges", []))
+
+    @property
+    def laws(self) -> dict[str, dict[str, Any]]:
+        return self.data["laws"]
+
+    @property
+    def channels(self) -> dict[str, dict[str, Any]]:
+        return self.data["channels"]
+
+    @property
+    def facts(self) -> dict[str, dict[str, Any]]:
+        return self.data["facts"]
+
+    @property
+    def relations(self) -> dict[str, dict[str, Any]]:
+        return self.data["relations"]
+
+    @property
+    def behaviours(self) -> dict[str, dict[str, Any]]:
+        return self.data["behaviours"]
+
+    @property
+    def faq(self) -> dict[str, list[str]]:
+        return self.data["faq"]
+
+    # -- facts --------------------------------------------------------------
+    def fact(self, key: str) -> str:
+        """The user-facing text of one fact."""
+        return self.facts[key]["text"]
+
+    def fact_texts(self, keys: Iterable[str]) -> list[str]:
+        return [self.fact(k) for k in keys]
+
+    def faq_answer(self, key: str) -> str:
+        """The FAQ reply for ``faq/<key>``: its facts as one short message."""
+        return "\n".join(self.fact_texts(self.faq[key]))
+
+    # -- numbers ------------------------------------------------------------
+    def sayable_numbers(self) -> set:
+        """Phone numbers the bot is allowed to read out."""
+        return {k for k, v in self.channels.items() if v.get("say_number") and k.isdigit()}
+
+    def cited_articles(self) -> set:
+        """Articles (e.g. ``第465条``) the bot may cite."""
+        return {law["article"] for law in self.laws.values()}
+
+    # -- lenders and relations ---------------------------------------------
+    def _build_alias_index(self) -> dict[str, tuple]:
+        index: dict[str, tuple] = {}
+        for key, lender in self.data["lenders"].items():
+            for alias in lender.get("aliases", []):
+                index[alias.lower()] = ("lender", key)
+        for key, rel in self.relations.items():
+            for alias in rel.get("aliases", []):
+                index.setdefault(alias.lower(), ("relation", key))
+        return index
+
+    def lender(self, key: str) -> Lender:
+        raw = self.data["lenders"][key]
+        return Lender(
+            key=key,
+            legal_name=raw["legal_name"],
+            type=raw["type"],
+            regulator=raw["regulator"],
+            hotline=raw.get("hotline"),
+            products=list(raw.get("products", [])),
+            note=raw.get("note"),
+            confidence=raw["confidence"],
+        )
+
+    def resolve_lender(self, text: str | None) -> str | None:
+        """Map a product or company mention to a lender key.
+
+        Exact alias first, then the longest alias contained in the text, so
+        "我欠了支付宝借呗" resolves to the Ant consumer-finance company.
+        """
+        return self._resolve(text, "lender", self.data["lenders"])
+
+    def resolve_relation(self, text: str | None) -> str | None:
+        """Map "我是他妈妈" / "同事" / "本人" to a relation key."""
+        return self._resolve(text, "relation", self.relations)
+
+    def _resolve(self, text: str | None, kind: str, section: dict) -> str | None:
+        if not text:
+            return None
+        needle = text.strip().lower()
+        if needle in section:
+            return needle
+        hit = self._alias_index.get(needle)
+        if hit and hit[0] == kind:
+            return hit[1]
+        best: tuple | None = None
+        for key, entry in section.items():
+            for alias in entry.get("aliases", []):
+                if alias.lower() in needle and (best is None or len(alias) > best[0]):
+                    best = (len(alias), key)
+        return best[1] if best else None
+
+    def lender_type(self, type_key: str) -> dict[str, Any]:
+        return self.data["lender_types"][type_key]
+
+    def complaint_steps(self, lender_key: str | None) -> list[str]:
+        """The complaint ladder for a lender, in order, numbers filled in."""
+        lender = self.lender(lender_key or "unknown")
+        routes = self.data["complaint_routes"]
+        steps: list[str] = []
+        if lender.type != "unknown":
+            if lender.hotline:
+                steps.append(routes["_with_hotline_first"].format(hotline=lender.hotline))
+            else:
+                steps.append(routes["_lender_first"])
+        steps.extend(routes[lender.type])
+        return steps
+
+    @property
+    def find_lender_steps(self) -> list[str]:
+        return list(self.data["find_lender_steps"])
+
+    @property
+    def complaint_prepare(self) -> str:
+        return self.data["complaint_prepare"]
+
+
+ARTICLE_LIKE = re.compile(r"第[0-9一二三四五六七八九十百千]+条")
+# Things that contain digits but are not phone numbers.
+_NOT_PHONE = re.compile(
+    r"第[0-9]+条|\d{1,2}:\d{2}|\d{4}-\d{1,2}-\d{1,2}|\d{4}\s*年|GB/T\s*[\d.-]+|\d+\s*(次|个|天|日|月|年|元|万|小时|分钟|%|岁)"
+)
+_PHONE_LIKE = re.compile(r"(?<![\d])\+?\d[\d -]*\d(?![\d])")
+
+
+def phone_numbers_in(text: str) -> set:
+    """Every phone-number-like digit run in ``text`` (3+ digits, dashes removed)."""
+    text = _NOT_PHONE.sub(" ", text or "")
+    found = set()
+    for match in _PHONE_LIKE.findall(text):
+        digits = re.sub(r"[ -]", "", match)
+        if len(digits) >= 3:
+            found.add(digits)
+    return found
+
+
+@functools.lru_cache(maxsize=4)
+def _load(path: str, mtime: float) -> Knowledge:
+    with open(path, encoding="utf-8") as handle:
+        return Knowledge(yaml.safe_load(handle))
+
+
+def load(path: Path | None = None) -> Knowledge:
+    """Load (and cache until the file changes) the knowledge file."""
+    target = Path(path or KNOWLEDGE_FILE)
+    return _load(str(target), target.stat().st_mtime)

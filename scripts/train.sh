@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Train only when something the model depends on changed.
+# The model is named after the fingerprint of its inputs and also kept in a
+# cache outside the work tree (ANXIN_CACHE, default ~/.cache/anxin), so a
+# fresh clone (CI) reuses a model trained from identical inputs.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${VENV:-.venv}/bin/python
+CACHE=${ANXIN_CACHE:-$HOME/.cache/anxin}/models
+
+"$PY" scripts/build_domain_responses.py >/dev/null
+"$PY" -m nlu.spacy_pipeline >/dev/null
+
+fp=$("$PY" scripts/fingerprint.py)
+name="anxin-$fp"
+mkdir -p models "$CACHE"
+if [[ -f "models/$name.tar.gz" ]]; then
+  echo "✓ model models/$name.tar.gz is up to date"
+elif [[ -f "$CACHE/$name.tar.gz" ]]; then
+  cp "$CACHE/$name.tar.gz" "models/$name.tar.gz"
+  echo "✓ model $name taken from the cache ($CACHE)"
+else
+  echo "→ training $name (a few minutes on 2 cores)"
+  start=$(date +%s)
+  "$PY" -m rasa train --fixed-model-name "$name" --out models --quiet
+  echo "✓ trained in $(( $(date +%s) - start )) s"
+  cp "models/$name.tar.gz" "$CACHE/$name.tar.gz"
+fi
+# Keep the newest three models; `models/current` names the one to serve.
+ls -1t models/anxin-*.tar.gz 2>/dev/null | tail -n +4 | xargs -r rm -f
+echo "models/$name.tar.gz" > models/current

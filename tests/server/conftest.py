@@ -1,0 +1,103 @@
+"""Start the real servers (through scripts/run.sh, as `make run` does) once
+for the whole module, on ports of their own, and talk to them over HTTP."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+import requests
+
+ROOT = Path(__file__).resolve().parents[2]
+RASA_PORT = int(os.environ.get("ANXIN_TEST_RASA_PORT", "5105"))
+ACTIONS_PORT = int(os.environ.get("ANXIN_TEST_ACTIONS_PORT", "5155"))
+START_TIMEOUT = 300
+
+
+class Bot:
+    def __init__(self, base: str) -> None:
+        self.base = base
+        self.sender = f"t-{uuid.uuid4().hex[:10]}"
+
+    def post(self, message, sender=None):
+        return requests.post(
+            f"{self.base}/webhooks/rest/webhook",
+            json={"sender": sender or self.sender, "message": message},
+            timeout=30,
+        )
+
+    def say(self, message, sender=None) -> str:
+        """Send a message; return the bot's replies (text and buttons) joined."""
+        response = self.post(message, sender)
+        assert response.status_code == 200, response.text
+        parts = []
+        for reply in response.json():
+            parts.append(reply.get("text", ""))
+            for button in reply.get("buttons", []) or []:
+                parts.append(f"[{button['title']}]")
+        return "\n".join(parts)
+
+    def new_user(self) -> Bot:
+        return Bot(self.base)
+
+
+def wait_for(url: str, process: subprocess.Popen, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"run.sh exited with {process.returncode} before {url} answered")
+        try:
+            if requests.get(url, timeout=2).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.5)
+    raise TimeoutError(url)
+
+
+@pytest.fixture(scope="session")
+def servers(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("servers")
+    endpoints = tmp / "endpoints.yml"
+    endpoints.write_text(
+        f"action_endpoint:\n  url: http://localhost:{ACTIONS_PORT}/webhook\n"
+        f"tracker_store:\n  type: SQL\n  dialect: sqlite\n  db: {tmp / 'tracker.db'}\n",
+        encoding="utf-8",
+    )
+    env = {
+        **os.environ,
+        "RASA_PORT": str(RASA_PORT),
+        "ACTIONS_PORT": str(ACTIONS_PORT),
+        "ANXIN_ENDPOINTS": str(endpoints),
+    }
+    log = open(tmp / "run.log", "w")
+    process = subprocess.Popen(
+        ["bash", "scripts/run.sh"],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        wait_for(f"http://localhost:{ACTIONS_PORT}/health", process, START_TIMEOUT)
+        wait_for(f"http://localhost:{RASA_PORT}/", process, START_TIMEOUT)
+        yield {"process": process, "log": tmp / "run.log", "base": f"http://localhost:{RASA_PORT}"}
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+        log.close()
+
+
+@pytest.fixture
+def bot(servers) -> Bot:
+    return Bot(servers["base"])

@@ -1,0 +1,62 @@
+"""The first slice of conversations, typed in varied words, over REST."""
+
+
+def test_welcome_says_what_it_does_with_a_disclaimer(bot):
+    reply = bot.say("你好")
+    assert "安心" in reply
+    assert "不是律师意见" in reply and "12348" in reply
+
+
+def test_parent_asks_whether_to_pay_in_traditional_characters(bot):
+    reply = bot.say("我兒子欠了借唄，催收天天打給我，我要替他還嗎")
+    assert "第465条" in reply and "第552条" in reply
+
+
+def test_triage_asks_only_what_is_missing_then_summarises(bot):
+    first = bot.say("催收半夜给我打电话，说我儿子欠钱不还")
+    assert "哪个平台" in first, "role was in the message, so the bot asks for the lender"
+    summary = bot.say("借呗")
+    assert "重庆蚂蚁消费金融有限公司" in summary
+    assert "第465条" in summary
+    assert "22:00" in summary
+    route = bot.say("2")  # the second option: where to complain
+    assert "95188" in route and "12378" in route
+
+
+def test_triage_with_nothing_known_asks_both(bot):
+    assert "借款人本人" in bot.say("有人一直打电话骚扰我们家")
+    assert "哪个平台" in bot.say("我是他爸爸")
+    assert "放款机构" in bot.say("不知道")
+
+
+def test_threat_mid_form_gets_110_first_and_the_form_resumes(bot):
+    bot.say("催收骚扰我家里人")
+    reply = bot.say("他们说今晚要来弄死我全家")
+    assert "110" in reply
+    assert "继续" in reply
+    assert "借款人本人" in bot.say("继续")
+
+
+def test_despair_gets_12356(bot):
+    reply = bot.say("我真的撑不下去了，不想活了")
+    assert "12356" in reply and "120" in reply
+
+
+def test_spouse_gets_the_nuance(bot):
+    reply = bot.say("老公欠的网贷，我当老婆的要还吗")
+    assert "第1064条" in reply
+
+
+def test_where_to_complain_for_a_micro_loan(bot):
+    bot.say("是一个小贷公司的网贷")
+    reply = bot.say("我要去哪里投诉他们")
+    assert "地方金融管理局" in reply
+
+
+def test_out_of_scope_is_kind_and_offers_the_menu(bot):
+    reply = bot.say("帮我查一下明天的天气")
+    assert "帮不上" in reply or "没太明白" in reply
+
+
+def test_bot_challenge(bot):
+    assert "不是真人" in bot.say("你是真人还是机器人")

@@ -1,0 +1,155 @@
+"""Actions run against trackers shaped like Rasa's, with a collecting dispatcher."""
+
+import pytest
+from rasa_sdk.events import ActiveLoop, FollowupAction, SlotSet, UserUtteranceReverted, UserUttered
+
+from actions.answers import (
+    ActionExplainFamilyLiability,
+    ActionHandleInform,
+    ActionTriageSummary,
+    ActionWhereToComplain,
+)
+from actions.flow import ActionPauseForm, ActionResumeForm
+from actions.forms import ValidateTriageForm
+from actions.options import ActionSelectOption, parse_choice
+from tests.unit.conftest import bot_event, make_tracker, texts, user_event
+
+DOMAIN = {"forms": {"triage_form": {"required_slots": ["user_role", "lender"]}}, "slots": {}}
+
+
+async def run_form(tracker, dispatcher):
+    form = ValidateTriageForm()
+    return await form.run(dispatcher, tracker, DOMAIN)
+
+
+def slot_events(events):
+    return {e["name"]: e["value"] for e in events if e.get("event") == "slot"}
+
+
+async def test_first_message_fills_both_slots(dispatcher):
+    tracker = make_tracker(
+        "我儿子在借呗借了钱，催收一天给我打十几个电话",
+        "report_harassment",
+        [{"entity": "relation", "value": "child"}, {"entity": "lender", "value": "ant_consumer_finance"}],
+    )
+    slots = slot_events(await run_form(tracker, dispatcher))
+    assert slots["user_role"] == "parent"
+    assert slots["lender"] == "ant_consumer_finance"
+
+
+async def test_bare_answer_to_the_role_question(dispatcher):
+    tracker = make_tracker(
+        "我是他同事",
+        "inform",
+        [{"entity": "relation", "value": "colleague"}],
+        slots={"requested_slot": "user_role"},
+    )
+    assert slot_events(await run_form(tracker, dispatcher))["user_role"] == "colleague"
+
+
+async def test_dont_know_the_lender_is_an_answer(dispatcher):
+    tracker = make_tracker(
+        "不清楚是哪个平台", "inform", slots={"requested_slot": "lender", "user_role": "parent"}
+    )
+    assert slot_events(await run_form(tracker, dispatcher))["lender"] == "unknown"
+
+
+async def test_wrong_answer_is_explained_then_skipped(dispatcher):
+    tracker = make_tracker("嗯嗯", "affirm", slots={"requested_slot": "lender", "user_role": "parent"})
+    slots = slot_events(await run_form(tracker, dispatcher))
+    assert "lender" not in slots or slots["lender"] is None
+    assert dispatcher.messages[0]["response"] == "utter_explain_lender"
+
+    second = make_tracker(
+        "嗯嗯", "affirm", slots={"requested_slot": "lender", "user_role": "parent", "triage_retries": 1}
+    )
+    slots = slot_events(await run_form(second, dispatcher))
+    assert slots["lender"] == "unknown", "after two misses the form moves on"
+
+
+async def test_a_question_mid_form_is_not_swallowed(dispatcher):
+    tracker = make_tracker("不还钱会坐牢吗", "faq", slots={"requested_slot": "lender", "user_role": "parent"})
+    events = await run_form(tracker, dispatcher)
+    assert "lender" not in slot_events(events)
+    assert not dispatcher.messages
+
+
+async def test_family_liability_reads_role_from_the_question(dispatcher):
+    tracker = make_tracker(
+        "我老公欠的网贷我要还吗", "ask_family_liability", [{"entity": "relation", "value": "spouse"}]
+    )
+    events = await ActionExplainFamilyLiability().run(dispatcher, tracker, {})
+    assert SlotSet("user_role", "spouse") in events
+    assert "第1064条" in texts(dispatcher)
+
+
+async def test_where_to_complain_uses_the_lender_slot(dispatcher):
+    tracker = make_tracker("去哪投诉", "ask_where_complain", slots={"lender": "ant_consumer_finance"})
+    await ActionWhereToComplain().run(dispatcher, tracker, {})
+    assert "95188" in texts(dispatcher) and "12378" in texts(dispatcher)
+
+
+async def test_summary_lists_behaviours_from_the_whole_conversation(dispatcher):
+    history = [
+        user_event("半夜打电话", "report_harassment", [{"entity": "behaviour", "value": "night_calls"}])
+    ]
+    tracker = make_tracker(
+        "借呗", "inform", slots={"user_role": "parent", "lender": "ant_consumer_finance"}, history=history
+    )
+    await ActionTriageSummary().run(dispatcher, tracker, {})
+    assert "深夜或清晨来电" in texts(dispatcher)
+    assert dispatcher.messages[-1]["buttons"], "ends with numbered options"
+
+
+async def test_inform_outside_form_with_lender(dispatcher):
+    tracker = make_tracker("微粒贷", "inform", [{"entity": "lender", "value": "webank"}])
+    events = await ActionHandleInform().run(dispatcher, tracker, {})
+    assert SlotSet("lender", "webank") in events
+    assert "95384" in texts(dispatcher)
+
+
+@pytest.mark.parametrize(
+    "text, number",
+    [("1", 1), ("２", 2), ("选3", 3), ("第二个", 2), ("就一吧", 1), ("12和3", None), ("好的", None)],
+)
+def test_parse_choice(text, number):
+    assert parse_choice(text) == number
+
+
+async def test_number_replays_the_offered_button(dispatcher):
+    buttons = [
+        {"title": "家人要替他还钱吗", "payload": "/ask_family_liability"},
+        {"title": "花呗/借呗", "payload": '/inform{"lender":"ant_consumer_finance"}'},
+    ]
+    tracker = make_tracker("2", "choose_option", history=[bot_event("选一个", buttons)])
+    events = await ActionSelectOption().run(dispatcher, tracker, {})
+    assert events[0] == UserUtteranceReverted()
+    replayed = events[1]
+    assert replayed["event"] == UserUttered("x")["event"]
+    assert replayed["parse_data"]["intent"]["name"] == "inform"
+    assert replayed["parse_data"]["entities"] == [{"entity": "lender", "value": "ant_consumer_finance"}]
+
+
+async def test_number_out_of_range_lists_the_options_again(dispatcher):
+    buttons = [{"title": "甲", "payload": "/affirm"}, {"title": "乙", "payload": "/deny"}]
+    tracker = make_tracker("5", "choose_option", history=[bot_event("选一个", buttons)])
+    assert await ActionSelectOption().run(dispatcher, tracker, {}) == []
+    assert "1 到 2" in texts(dispatcher) and "乙" in texts(dispatcher)
+
+
+async def test_number_without_options(dispatcher):
+    tracker = make_tracker("1", "choose_option", history=[bot_event("你好")])
+    assert await ActionSelectOption().run(dispatcher, tracker, {}) == []
+    assert dispatcher.messages[0]["response"] == "utter_no_options"
+
+
+async def test_pause_and_resume_keep_the_form(dispatcher):
+    tracker = make_tracker(
+        "不想活了", "safety_despair", slots={"user_role": "parent"}, active_loop="triage_form"
+    )
+    events = await ActionPauseForm().run(dispatcher, tracker, {})
+    assert ActiveLoop(None) in events and SlotSet("paused_form", "triage_form") in events
+    resumed = await ActionResumeForm().run(
+        dispatcher, make_tracker("继续", "resume", slots={"paused_form": "triage_form"}), {}
+    )
+    assert FollowupAction("triage_form") in resumed
