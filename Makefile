@@ -8,6 +8,7 @@ export VENV
 export PYTHONPATH := $(CURDIR)
 export TF_CPP_MIN_LOG_LEVEL := 2
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
+export RASA_TELEMETRY_ENABLED := false
 export TF_INTER_OP_PARALLELISM_THREADS ?= 1
 export TF_INTRA_OP_PARALLELISM_THREADS ?= 1
 
@@ -37,7 +38,7 @@ lint: setup ## ruff
 
 validate: setup ## rasa data validate (domain, data, rules consistency)
 	$(PY) scripts/build_domain_responses.py --check
-	$(PY) -m rasa data validate --fail-on-warnings
+	$(PY) -m rasa data validate --domain domain --fail-on-warnings
 
 unit: setup ## unit tests: knowledge, NLU pieces, actions, content
 	$(PY) -m pytest tests/unit

@@ -26,6 +26,7 @@ INTERRUPTIONS = {
     "faq",
     "ask_family_liability",
     "ask_where_complain",
+    "ask_what_to_say",
     "safety_threat",
     "safety_despair",
     "bot_challenge",

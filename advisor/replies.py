@@ -35,7 +35,7 @@ def option(title: str, payload: str) -> dict[str, str]:
 MENU = [
     option("家人要替他还钱吗", "/ask_family_liability"),
     option("可以去哪里投诉", "/ask_where_complain"),
-    option("接到电话怎么说", "/faq/what_to_say_on_phone"),
+    option("接到电话怎么说", "/ask_what_to_say"),
 ]
 
 
@@ -58,7 +58,7 @@ def family_liability(role: str | None) -> Reply:
         kb.fact_texts(facts),
         [
             option("可以去哪里投诉", "/ask_where_complain"),
-            option("接到电话怎么说", "/faq/what_to_say_on_phone"),
+            option("接到电话怎么说", "/ask_what_to_say"),
         ],
     )
 
@@ -92,7 +92,7 @@ def where_to_complain(lender_key: str | None) -> Reply:
     else:
         buttons = [
             option("家人要替他还钱吗", "/ask_family_liability"),
-            option("接到电话怎么说", "/faq/what_to_say_on_phone"),
+            option("接到电话怎么说", "/ask_what_to_say"),
         ]
     return Reply(bubbles, buttons)
 

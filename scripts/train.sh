@@ -6,6 +6,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${VENV:-.venv}/bin/python
+export RASA_TELEMETRY_ENABLED=false SQLALCHEMY_SILENCE_UBER_WARNING=1 TF_CPP_MIN_LOG_LEVEL=${TF_CPP_MIN_LOG_LEVEL:-2}
+export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH}
 CACHE=${ANXIN_CACHE:-$HOME/.cache/anxin}/models
 
 "$PY" scripts/build_domain_responses.py >/dev/null
@@ -22,7 +24,7 @@ elif [[ -f "$CACHE/$name.tar.gz" ]]; then
 else
   echo "→ training $name (a few minutes on 2 cores)"
   start=$(date +%s)
-  "$PY" -m rasa train --fixed-model-name "$name" --out models --quiet
+  "$PY" -m rasa train --domain domain --fixed-model-name "$name" --out models --quiet
   echo "✓ trained in $(( $(date +%s) - start )) s"
   cp "models/$name.tar.gz" "$CACHE/$name.tar.gz"
 fi

@@ -1,0 +1,1 @@
+"""Rasa input channels of our own (each a small module, a Sanic blueprint)."""

@@ -1,0 +1,28 @@
+"""Typed "/intent{...}" strings cannot inject intents or entities."""
+
+import pytest
+
+from channels.payloads import MAX_MESSAGE_CHARS, sanitize
+
+
+@pytest.mark.parametrize(
+    "raw, expected",
+    [
+        ("/ask_family_liability", "/ask_family_liability"),
+        ('/inform{"lender":"generic_bank"}', '/inform{"lender":"generic_bank"}'),
+        ("/restart", "/restart"),
+        ('/inform{"user_role":"guarantor"}', 'inform{"user_role":"guarantor"}'),
+        ("/faq{broken json", "faq{broken json"),
+        ('/safety_threat{"x":1}', 'safety_threat{"x":1}'),
+        ("//我儿子欠钱", "我儿子欠钱"),
+        ("  你好  ", "你好"),
+        (None, ""),
+        (123, ""),
+    ],
+)
+def test_sanitize(raw, expected):
+    assert sanitize(raw) == expected
+
+
+def test_long_messages_are_cut():
+    assert len(sanitize("啊" * 5000)) == MAX_MESSAGE_CHARS
