@@ -18,6 +18,7 @@ from rasa_sdk.types import DomainDict
 
 import knowledge
 from actions.common import intent_name, latest_entities, latest_text
+from actions.options import chosen_button
 from advisor.roles import infer_role
 
 # Intents that are not answers to the form's question. The form rejects them
@@ -40,6 +41,15 @@ MAX_MISSES = 2
 UNKNOWN_WORDS = ("不知道", "不清楚", "不晓得", "搞不清", "不确定", "忘了", "说不上")
 
 
+def _answer_text(tracker: Tracker) -> str:
+    """The user's answer; a number stands for the option it picks."""
+    button = chosen_button(tracker)
+    if button:
+        payload = button.get("payload", "")
+        return button.get("title", "") if payload.startswith("/") else payload
+    return latest_text(tracker)
+
+
 class ValidateTriageForm(FormValidationAction):
     """Fills ``user_role`` and ``lender`` from what the user said."""
 
@@ -53,7 +63,7 @@ class ValidateTriageForm(FormValidationAction):
             return {}
         asked = tracker.get_slot("requested_slot") == "user_role"
         role = infer_role(
-            latest_text(tracker),
+            _answer_text(tracker) if asked else latest_text(tracker),
             latest_entities(tracker, "relation"),
             answering_role_question=asked,
         )
@@ -72,7 +82,7 @@ class ValidateTriageForm(FormValidationAction):
             return {"lender": found[0]}
         if not asked or tracker.get_slot("lender"):
             return {}
-        text = latest_text(tracker)
+        text = _answer_text(tracker)
         kb = knowledge.load()
         key = kb.resolve_lender(text)
         if key:

@@ -13,7 +13,7 @@ import re
 from typing import Any
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import UserUtteranceReverted, UserUttered
+from rasa_sdk.events import ActionExecuted, UserUtteranceReverted, UserUttered
 from rasa_sdk.executor import CollectingDispatcher
 
 from nlu.text import normalize
@@ -42,6 +42,15 @@ def last_offered_buttons(tracker: Tracker) -> list[dict[str, Any]]:
             if buttons:
                 return buttons
     return []
+
+
+def chosen_button(tracker: Tracker) -> dict[str, Any] | None:
+    """The offered button the user picked by typing its number, if any."""
+    number = parse_choice(tracker.latest_message.get("text"))
+    buttons = last_offered_buttons(tracker)
+    if number is None or not 1 <= number <= len(buttons):
+        return None
+    return buttons[number - 1]
 
 
 def payload_to_parse_data(payload: str, text: str) -> dict[str, Any] | None:
@@ -89,4 +98,10 @@ class ActionSelectOption(Action):
             dispatcher.utter_message(response="utter_default")
             return []
         # Forget the number message and act as if the button had been clicked.
-        return [UserUtteranceReverted(), UserUttered(chosen["title"], parse_data)]
+        # Rasa's revert also drops the `action_listen` before the number, so
+        # it is restored for the rules to see "listen → user intent" again.
+        return [
+            UserUtteranceReverted(),
+            ActionExecuted("action_listen"),
+            UserUttered(chosen["title"], parse_data),
+        ]

@@ -33,10 +33,21 @@ def option(title: str, payload: str) -> dict[str, str]:
 
 
 MENU = [
-    option("家人要替他还钱吗", "/ask_family_liability"),
     option("可以去哪里投诉", "/ask_where_complain"),
     option("接到电话怎么说", "/ask_what_to_say"),
+    option("家人要替他还钱吗", "/ask_family_liability"),
 ]
+
+
+def role_phrase(role: str | None) -> str:
+    """How to say who the user is: "借款人的父母", "借款人本人", "担保人"."""
+    kb = knowledge.load()
+    if not role or role not in kb.relations:
+        return ""
+    label = kb.relations[role]["label"]
+    if role in THIRD_PARTY_ROLES and not label.startswith("借款人"):
+        return "借款人的" + label
+    return label
 
 
 def family_liability(role: str | None) -> Reply:
@@ -100,7 +111,7 @@ def where_to_complain(lender_key: str | None) -> Reply:
 def triage_summary(role: str | None, lender_key: str | None, behaviours: list[str]) -> Reply:
     """What the user told us, what it means, and what to do next."""
     kb = knowledge.load()
-    role_label = kb.relations.get(role or "", {}).get("label", "")
+    role_label = role_phrase(role)
     bubbles: list[str] = []
     seen = [kb.behaviours[b]["label"] for b in dict.fromkeys(behaviours or []) if b in kb.behaviours]
     if seen:

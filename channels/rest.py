@@ -7,10 +7,10 @@ body that is not a JSON object gets a 400 instead of a server error.
 
 from __future__ import annotations
 
-from typing import Any, Optional, Text
+from typing import Any
 
 from rasa.core.channels.rest import RestInput
-from sanic.exceptions import BadRequest
+from sanic.exceptions import InvalidUsage
 from sanic.request import Request
 
 from channels.payloads import sanitize
@@ -18,19 +18,19 @@ from channels.payloads import sanitize
 
 class GuardedRestInput(RestInput):
     @classmethod
-    def name(cls) -> Text:
+    def name(cls) -> str:
         return "rest"
 
     @staticmethod
     def _body(req: Request) -> dict[str, Any]:
         body = req.json
         if not isinstance(body, dict):
-            raise BadRequest("expected a JSON object with 'sender' and 'message'")
+            raise InvalidUsage("expected a JSON object with 'sender' and 'message'")
         return body
 
-    async def _extract_sender(self, req: Request) -> Optional[Text]:
+    async def _extract_sender(self, req: Request) -> str | None:
         sender = self._body(req).get("sender")
         return str(sender)[:128] if sender not in (None, "") else None
 
-    def _extract_message(self, req: Request) -> Optional[Text]:
+    def _extract_message(self, req: Request) -> str | None:
         return sanitize(self._body(req).get("message"))

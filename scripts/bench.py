@@ -113,10 +113,20 @@ def main() -> int:
         f"action_endpoint:\n  url: http://localhost:{ACTIONS_PORT}/webhook\n"
         f"tracker_store:\n  type: SQL\n  dialect: sqlite\n  db: {tmp / 'tracker.db'}\n"
     )
-    env = {**os.environ, "RASA_PORT": str(RASA_PORT), "ACTIONS_PORT": str(ACTIONS_PORT), "ANXIN_ENDPOINTS": str(endpoints)}
+    env = {
+        **os.environ,
+        "RASA_PORT": str(RASA_PORT),
+        "ACTIONS_PORT": str(ACTIONS_PORT),
+        "ANXIN_ENDPOINTS": str(endpoints),
+    }
     start = time.perf_counter()
     server = subprocess.Popen(
-        ["bash", "scripts/run.sh"], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        ["bash", "scripts/run.sh"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
         start_new_session=True,
     )
     try:
@@ -139,7 +149,9 @@ def main() -> int:
             "p50_ms": round(percentile(sequential, 0.5), 1),
             "p95_ms": round(percentile(sequential, 0.95), 1),
         }
-        print(f"  sequential: p50 {results['sequential']['p50_ms']} ms, p95 {results['sequential']['p95_ms']} ms")
+        print(
+            f"  sequential: p50 {results['sequential']['p50_ms']} ms, p95 {results['sequential']['p95_ms']} ms"
+        )
 
         begin = time.perf_counter()
         with ThreadPoolExecutor(args.users) as pool:
@@ -154,8 +166,13 @@ def main() -> int:
             "messages_per_s": round(len(concurrent) / elapsed, 1),
         }
         c = results["concurrent"]
-        print(f"  {args.users} concurrent: p50 {c['p50_ms']} ms, p95 {c['p95_ms']} ms, {c['messages_per_s']} msg/s")
-        results["rss_mb"] = {"rasa": round(rss_mb("rasa run --model"), 0), "actions": round(rss_mb("rasa_sdk --actions"), 0)}
+        print(
+            f"  {args.users} concurrent: p50 {c['p50_ms']} ms, p95 {c['p95_ms']} ms, {c['messages_per_s']} msg/s"
+        )
+        results["rss_mb"] = {
+            "rasa": round(rss_mb("rasa run --model"), 0),
+            "actions": round(rss_mb("rasa_sdk --actions"), 0),
+        }
         print(f"  RSS: rasa {results['rss_mb']['rasa']} MB, actions {results['rss_mb']['actions']} MB")
         print(f"  (median of sequential {statistics.median(sequential):.1f} ms)")
     finally:

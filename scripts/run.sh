@@ -11,6 +11,7 @@ mkdir -p var/log
 export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH}
 export TF_CPP_MIN_LOG_LEVEL=${TF_CPP_MIN_LOG_LEVEL:-2}
 export RASA_TELEMETRY_ENABLED=false SQLALCHEMY_SILENCE_UBER_WARNING=1
+export PYTHONWARNINGS=${PYTHONWARNINGS:-ignore::DeprecationWarning,ignore::PendingDeprecationWarning}
 # One thread pool per op is faster than oversubscribing 2 cores (measured).
 export TF_INTER_OP_PARALLELISM_THREADS=${TF_INTER_OP_PARALLELISM_THREADS:-1}
 export TF_INTRA_OP_PARALLELISM_THREADS=${TF_INTRA_OP_PARALLELISM_THREADS:-1}
@@ -20,6 +21,14 @@ api_args=()
 if [[ -n "${RASA_API_TOKEN:-}" ]]; then
   api_args=(--enable-api --auth-token "$RASA_API_TOKEN")
 fi
+
+for port in "$ACTIONS_PORT" "$RASA_PORT"; do
+  if "$PY" -c "import socket,sys; s=socket.socket(); sys.exit(s.connect_ex(('127.0.0.1', $port)) != 0)"; then
+    echo "✗ port $port is already in use (is another 'make run' still running?)." >&2
+    echo "  Stop it, or choose other ports: RASA_PORT=... ACTIONS_PORT=... make run" >&2
+    exit 1
+  fi
+done
 
 pids=()
 stop() {

@@ -19,7 +19,7 @@ def test_triage_asks_only_what_is_missing_then_summarises(bot):
     assert "重庆蚂蚁消费金融有限公司" in summary
     assert "第465条" in summary
     assert "22:00" in summary
-    route = bot.say("2")  # the second option: where to complain
+    route = bot.say("1")  # the first option: where to complain
     assert "95188" in route and "12378" in route
 
 

@@ -124,7 +124,8 @@ async def test_number_replays_the_offered_button(dispatcher):
     tracker = make_tracker("2", "choose_option", history=[bot_event("选一个", buttons)])
     events = await ActionSelectOption().run(dispatcher, tracker, {})
     assert events[0] == UserUtteranceReverted()
-    replayed = events[1]
+    assert events[1]["name"] == "action_listen"
+    replayed = events[2]
     assert replayed["event"] == UserUttered("x")["event"]
     assert replayed["parse_data"]["intent"]["name"] == "inform"
     assert replayed["parse_data"]["entities"] == [{"entity": "lender", "value": "ant_consumer_finance"}]
@@ -153,3 +154,35 @@ async def test_pause_and_resume_keep_the_form(dispatcher):
         dispatcher, make_tracker("继续", "resume", slots={"paused_form": "triage_form"}), {}
     )
     assert FollowupAction("triage_form") in resumed
+
+
+async def test_a_number_answers_the_form_question(dispatcher):
+    buttons = [
+        {"title": "花呗/借呗", "payload": "花呗/借呗"},
+        {"title": "银行或信用卡", "payload": "银行或信用卡"},
+        {"title": "小贷或其他网贷", "payload": "小贷或其他网贷"},
+    ]
+    tracker = make_tracker(
+        "3",
+        "choose_option",
+        slots={"requested_slot": "lender", "user_role": "parent"},
+        history=[bot_event("欠的是哪个平台？", buttons)],
+    )
+    assert slot_events(await run_form(tracker, dispatcher))["lender"] == "generic_microloan"
+
+
+async def test_a_number_answers_the_role_question(dispatcher):
+    buttons = [
+        {"title": "借款人本人", "payload": "借款人本人"},
+        {"title": "父母", "payload": "我是父母"},
+        {"title": "配偶", "payload": "我是配偶"},
+        {"title": "其他亲友或同事", "payload": "我是其他亲友或同事"},
+    ]
+    for number, role in (("1", "borrower"), ("2", "parent"), ("3", "spouse"), ("4", "other")):
+        tracker = make_tracker(
+            number,
+            "choose_option",
+            slots={"requested_slot": "user_role"},
+            history=[bot_event("您是？", buttons)],
+        )
+        assert slot_events(await run_form(tracker, dispatcher))["user_role"] == role
