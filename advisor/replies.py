@@ -80,8 +80,8 @@ def lender_intro(lender_key: str | None) -> list[str]:
     if lender_key == "ant_consumer_finance":
         return [kb.fact("alipay_real_lender") + kb.fact("alipay_bank_funded")]
     if not lender_key or lender_key == "unknown":
-        steps = "；".join(f"{i}. {s}" for i, s in enumerate(kb.find_lender_steps, 1))
-        return ["投诉要找真正放款的机构。可以这样确认：" + steps]
+        steps = "\n".join(f"{i}. {s}" for i, s in enumerate(kb.find_lender_steps, 1))
+        return ["投诉要找真正放款的机构，可以这样确认：\n" + steps]
     lender = kb.lender(lender_key)
     kind = kb.lender_type(lender.type)["label"]
     return [f"这笔借款的放款方是{lender.legal_name}（{kind}），归{lender.regulator}管。"]

@@ -26,7 +26,7 @@ def test_triage_asks_only_what_is_missing_then_summarises(bot):
 def test_triage_with_nothing_known_asks_both(bot):
     assert "借款人本人" in bot.say("有人一直打电话骚扰我们家")
     assert "哪个平台" in bot.say("我是他爸爸")
-    assert "放款机构" in bot.say("不知道")
+    assert "征信报告" in bot.say("不知道")
 
 
 def test_threat_mid_form_gets_110_first_and_the_form_resumes(bot):
