@@ -43,11 +43,8 @@ validate: setup ## rasa data validate (domain, data, rules consistency)
 unit: setup ## unit tests: knowledge, NLU pieces, actions, content
 	$(PY) -m pytest tests/unit
 
-e2e: train ## end-to-end conversation stories against the trained model
-	$(PY) -m rasa test core --model "$$(cat models/current)" --stories tests/e2e \
-	  --fail-on-prediction-errors --out var/results/e2e
-	$(PY) -m rasa test nlu --model "$$(cat models/current)" --nlu tests/nlu_heldout.yml \
-	  --out var/results/nlu-heldout >/dev/null
+e2e: train ## conversation stories (rasa test --fail-on-prediction-errors) + held-out NLU scores
+	@scripts/e2e.sh
 
 smoke: train ## start the real servers and talk to them over HTTP
 	$(PY) -m pytest tests/server
