@@ -90,6 +90,8 @@ def train_time() -> float:
             cwd=ROOT,
             check=True,
             stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env={**os.environ, "PYTHONWARNINGS": "ignore"},
         )
         return time.perf_counter() - start
 
