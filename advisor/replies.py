@@ -22,6 +22,9 @@ THIRD_PARTY_ROLES = {
 }
 
 
+MAX_BUBBLE = 300  # characters: about one phone screen
+
+
 @dataclass
 class Reply:
     bubbles: list[str]
@@ -108,23 +111,45 @@ def where_to_complain(lender_key: str | None) -> Reply:
     return Reply(bubbles, buttons)
 
 
-def triage_summary(role: str | None, lender_key: str | None, behaviours: list[str]) -> Reply:
-    """What the user told us, what it means, and what to do next."""
+def assessment(behaviours: list[str]) -> list[str]:
+    """Which reported behaviours break which rule, as bubbles of a few lines."""
     kb = knowledge.load()
-    role_label = role_phrase(role)
+    lines = [
+        f"· {kb.behaviours[b]['label']}：{kb.behaviours[b]['breaks']}"
+        for b in dict.fromkeys(behaviours or [])
+        if b in kb.behaviours
+    ]
     bubbles: list[str] = []
-    seen = [kb.behaviours[b]["label"] for b in dict.fromkeys(behaviours or []) if b in kb.behaviours]
-    if seen:
-        bubbles.append("我记下了：" + "、".join(seen) + "。这些做法已经超出催收规则允许的范围。")
+    current = "您说的这些做法，对照规则看：" if lines else ""
+    for line in lines:
+        if len(current) + len(line) + 1 > MAX_BUBBLE:
+            bubbles.append(current)
+            current = line
+        else:
+            current = f"{current}\n{line}"
+    if lines:
+        bubbles.append(current)
+    return bubbles
+
+
+def next_steps(lender_key: str | None) -> str:
+    """What to do, in order, for this lender type."""
+    kb = knowledge.load()
+    steps = [kb.fact("evidence_first")] + kb.complaint_steps(lender_key)
+    return "下一步，按顺序来：\n" + "\n".join(f"{i}. {s}" for i, s in enumerate(steps, 1))
+
+
+def triage_summary(role: str | None, lender_key: str | None, behaviours: list[str]) -> Reply:
+    """What the user told us, which rules it breaks, and what to do next."""
+    kb = knowledge.load()
+    bubbles = assessment(behaviours)
     if role in THIRD_PARTY_ROLES:
         bubbles.append(kb.fact("family_no_duty") + kb.fact("do_not_promise").replace("请先", "也请"))
     elif role:
         bubbles.extend(family_liability(role).bubbles[:1])
-    if "night_calls" in (behaviours or []) or "frequent_calls" in (behaviours or []):
-        bubbles.append(kb.fact("time_limits"))
-    elif role in THIRD_PARTY_ROLES:
-        bubbles.append(kb.fact("third_party_rule"))
     bubbles.extend(lender_intro(lender_key)[:1])
-    intro = f"明白了，您是{role_label}。" if role_label else ""
+    bubbles.append(next_steps(lender_key))
+    who = role_phrase(role)
+    intro = f"明白了，您是{who}。" if who else ""
     bubbles.append(intro + "接下来我可以帮您：")
     return Reply(bubbles, list(MENU))
