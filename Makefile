@@ -12,7 +12,7 @@ export RASA_TELEMETRY_ENABLED := false
 export TF_INTER_OP_PARALLELISM_THREADS ?= 1
 export TF_INTRA_OP_PARALLELISM_THREADS ?= 1
 
-.PHONY: help setup train run shell serve-actions test lint validate unit e2e smoke bench lock clean
+.PHONY: help setup train run shell serve-actions test lint validate unit e2e smoke eval bench lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -50,6 +50,9 @@ smoke: train ## start the real servers and talk to them over HTTP
 	$(PY) -m pytest tests/server
 
 test: lint validate unit e2e smoke ## everything CI runs
+
+eval: train ## NLU evaluation: held-out set + cross-validation, per-intent P/R/F1, confusion matrices
+	@scripts/eval.sh
 
 bench: train ## print training/start-up/latency/RSS numbers (not a test)
 	$(PY) scripts/bench.py

@@ -18,7 +18,8 @@ fi
 stories=$(grep -c '^- story:' tests/e2e/*.yml | awk -F: '{s+=$2} END {print s}')
 echo "✓ $stories conversation stories passed"
 
-"$PY" -m rasa test nlu --model "$MODEL" --nlu tests/nlu_heldout.yml --out var/results/nlu-heldout \
+"$PY" scripts/merge_heldout.py var/results/heldout.yml
+"$PY" -m rasa test nlu --model "$MODEL" --nlu var/results/heldout.yml --out var/results/nlu-heldout \
   >var/results/nlu-heldout.log 2>&1 || { tail -n 40 var/results/nlu-heldout.log; exit 1; }
 "$PY" - <<'PY'
 import json
