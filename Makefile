@@ -30,6 +30,9 @@ shell: train ## chat in the terminal (starts its own action server)
 	@$(PY) -m rasa_sdk --actions actions --port 5055 >/dev/null 2>&1 & trap "kill $$!" EXIT; \
 	  $(PY) -m rasa shell --model "$$(cat models/current)" --endpoints endpoints.yml
 
+wechat-sim: setup ## chat with a running bot as WeChat would (ARGS="--check", "--api-port 5177", ...)
+	$(PY) scripts/wechat_sim.py $(ARGS)
+
 serve-actions: setup ## run only the action server on :5055
 	$(PY) -m rasa_sdk --actions actions --port 5055
 

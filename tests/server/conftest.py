@@ -17,6 +17,19 @@ ROOT = Path(__file__).resolve().parents[2]
 RASA_PORT = int(os.environ.get("ANXIN_TEST_RASA_PORT", "5105"))
 ACTIONS_PORT = int(os.environ.get("ANXIN_TEST_ACTIONS_PORT", "5155"))
 START_TIMEOUT = 300
+# The WeChat channel's settings for the servers under test; its API calls go to the
+# fake WeChat API that tests/server/test_wechat.py runs on this port.
+WECHAT_API_PORT = int(os.environ.get("ANXIN_TEST_WECHAT_API_PORT", "5177"))
+WECHAT_ENV = {
+    "WECHAT_TOKEN": "test-token",
+    "WECHAT_APPID": "wx-test-appid",
+    "WECHAT_APPSECRET": "test-secret",
+    "WECHAT_AES_KEY": "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8",  # 43 characters, like WeChat's
+    "WECHAT_API_BASE": f"http://127.0.0.1:{WECHAT_API_PORT}",
+    "WECHAT_CUSTOMER_API": "1",
+    "WECHAT_PASSIVE_TIMEOUT": "4.5",
+    "WECHAT_REDIS_URL": "",
+}
 
 
 class Bot:
@@ -60,6 +73,11 @@ def wait_for(url: str, process: subprocess.Popen, timeout: float) -> None:
     raise TimeoutError(url)
 
 
+def pytest_collection_modifyitems(items):
+    # test_lifecycle stops the shared servers, so it runs after every other module.
+    items.sort(key=lambda item: item.path.name == "test_lifecycle.py")
+
+
 @pytest.fixture(scope="session")
 def servers(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("servers")
@@ -71,6 +89,7 @@ def servers(tmp_path_factory):
     )
     env = {
         **os.environ,
+        **WECHAT_ENV,
         "RASA_PORT": str(RASA_PORT),
         "ACTIONS_PORT": str(ACTIONS_PORT),
         "ANXIN_ENDPOINTS": str(endpoints),
