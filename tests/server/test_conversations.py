@@ -60,3 +60,30 @@ def test_out_of_scope_is_kind_and_offers_the_menu(bot):
 
 def test_bot_challenge(bot):
     assert "不是真人" in bot.say("你是真人还是机器人")
+
+
+def test_fake_police_is_named_as_such(bot):
+    reply = bot.say("有个自称派出所的打电话说已经移交公安了，明天来抓我儿子，是真的吗")
+    assert "第279条" in reply and "110" in reply
+
+
+def test_recording_is_usable_evidence(bot):
+    assert "第106条" in bot.say("我偷偷把催收的电话录下来了，这个能当证据吗")
+
+
+def test_a_fee_to_stop_collection_is_a_red_flag(bot):
+    assert "额外费用" in bot.say("催收说交两千块保证金就不再打电话了")
+
+
+def test_privacy_question(bot):
+    assert "不会发给" in bot.say("我跟你说的这些会不会被别人看到")
+
+
+def test_assessment_names_the_rules_for_what_happened(bot):
+    user = bot.new_user()
+    user.say("催收半夜打电话给我，还骂人，还爆通讯录，我是借款人本人")
+    reply = user.say("招商银行信用卡")
+    assert "银行业协会2026年催收指引" in reply
+    assert "22:00" in reply and "辱骂" in reply
+    assert "12378" in reply
+    assert "还款义务在您" in reply
