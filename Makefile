@@ -12,7 +12,7 @@ export RASA_TELEMETRY_ENABLED := false
 export TF_INTER_OP_PARALLELISM_THREADS ?= 1
 export TF_INTRA_OP_PARALLELISM_THREADS ?= 1
 
-.PHONY: help setup train run shell serve-actions test lint validate unit e2e smoke eval bench lock clean
+.PHONY: help setup train run shell serve-actions test lint validate unit e2e smoke eval bench bench-wechat lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -59,6 +59,9 @@ eval: train ## NLU evaluation: held-out set + cross-validation, per-intent P/R/F
 
 bench: train ## print training/start-up/latency/RSS numbers (not a test)
 	$(PY) scripts/bench.py
+
+bench-wechat: train ## WeChat endpoint latency: p95 at 10 concurrent users, passive vs async share
+	$(PY) scripts/bench_wechat.py $(ARGS)
 
 lock: ## regenerate requirements/lock.txt from requirements/*.in (needs network)
 	scripts/lock.sh

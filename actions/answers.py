@@ -42,8 +42,11 @@ class ActionTriageSummary(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[dict[str, Any]]:
-        behaviours = conversation_entities(tracker, "behaviour")
-        reply = replies.triage_summary(tracker.get_slot("user_role"), tracker.get_slot("lender"), behaviours)
+        role = tracker.get_slot("user_role")
+        behaviours = replies.reported_behaviours(
+            role, conversation_entities(tracker, "behaviour"), conversation_entities(tracker, "relation")
+        )
+        reply = replies.triage_summary(role, tracker.get_slot("lender"), behaviours)
         send(dispatcher, reply)
         return []
 

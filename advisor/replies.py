@@ -87,7 +87,9 @@ def lender_intro(lender_key: str | None) -> list[str]:
         return ["投诉要找真正放款的机构，可以这样确认：\n" + steps]
     lender = kb.lender(lender_key)
     kind = kb.lender_type(lender.type)["label"]
-    return [f"这笔借款的放款方是{lender.legal_name}（{kind}），归{lender.regulator}管。"]
+    if lender_key.startswith("generic_"):
+        return [f"{kind}归{lender.regulator}监管；具体机构以借款合同为准。"]
+    return [f"这笔借款的放款方是{lender.legal_name}（{kind}），归{lender.regulator}监管。"]
 
 
 def where_to_complain(lender_key: str | None) -> Reply:
@@ -109,6 +111,22 @@ def where_to_complain(lender_key: str | None) -> Reply:
             option("接到电话怎么说", "/ask_what_to_say"),
         ]
     return Reply(bubbles, buttons)
+
+
+def reported_behaviours(role: str | None, behaviours: list[str], relations: list[str]) -> list[str]:
+    """Behaviours to assess: the ones named, plus what the situation implies.
+
+    A relative, friend or colleague who is being called is by definition a
+    third party being contacted; a borrower who mentions family or colleagues
+    in the report is telling us the same about them.
+    """
+    found = list(dict.fromkeys(behaviours or []))
+    third_party = role in THIRD_PARTY_ROLES or (
+        role == "borrower" and any(r not in ("borrower", "guarantor") for r in relations or [])
+    )
+    if third_party and "third_party_contact" not in found:
+        found.append("third_party_contact")
+    return found
 
 
 def assessment(behaviours: list[str]) -> list[str]:

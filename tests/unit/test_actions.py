@@ -186,3 +186,22 @@ async def test_a_number_answers_the_role_question(dispatcher):
             history=[bot_event("您是？", buttons)],
         )
         assert slot_events(await run_form(tracker, dispatcher))["user_role"] == role
+
+
+async def test_summary_for_a_borrower_whose_colleagues_are_called(dispatcher):
+    history = [
+        user_event(
+            "催收打电话到我单位问我同事我在哪",
+            "report_harassment",
+            [{"entity": "relation", "value": "colleague"}],
+        )
+    ]
+    tracker = make_tracker(
+        "是我本人借的",
+        "inform",
+        slots={"user_role": "borrower", "lender": "generic_credit_card"},
+        history=history,
+    )
+    await ActionTriageSummary().run(dispatcher, tracker, {})
+    assert "联系家人、同事或通讯录" in texts(dispatcher)
+    assert "12378" in texts(dispatcher)

@@ -63,3 +63,17 @@ def test_every_bubble_is_short():
     for role in (None, "parent", "spouse", "guarantor", "borrower", "heir"):
         for bubble in replies.family_liability(role).bubbles:
             assert len(bubble) <= 300
+
+
+def test_a_called_relative_is_a_third_party_contact():
+    assert "third_party_contact" in replies.reported_behaviours("parent", ["night_calls"], [])
+
+
+def test_a_borrower_mentioning_colleagues_reports_third_party_contact():
+    assert replies.reported_behaviours("borrower", [], ["colleague"]) == ["third_party_contact"]
+    assert replies.reported_behaviours("borrower", [], []) == []
+
+
+def test_generic_lender_intro_does_not_pretend_to_know_the_company():
+    text = replies.lender_intro("generic_credit_card")[0]
+    assert "以借款合同为准" in text and "放款方是" not in text
