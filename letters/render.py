@@ -1,0 +1,434 @@
+"""Complaint letters rendered from the user's facts and incident log.
+
+``render_letter(kind, facts)`` is a pure function: the same facts give the
+same letter, nothing is looked up except the knowledge file, and nothing is
+made up. A fact we do not have is written as 【待填写】 and listed in
+``Letter.missing`` so the bot can ask for it (or the user can fill it in).
+
+The facts dict (built by the action from slots and the incident log):
+
+==================  =========================================================
+key                 meaning
+==================  =========================================================
+author_name         the user's name (who signs the letter)
+author_relation     the user's relation key (``borrower``, ``parent``, ...)
+author_phone        the user's own number: the only private number in full
+borrower_name       the borrower's name (the author's own for a borrower)
+lender_name         the lender's legal name (from the contract or credit report)
+lender_type         ``lender_types`` key: decides where a regulator complaint goes
+regulator_name      optional: a more precise regulator (e.g. "…重庆监管局")
+collection_agency   optional: the collection company, when known
+collector_numbers   numbers the collectors used (also read from the incidents)
+incidents           ``store.Incident`` objects or dicts, any order
+breaches            optional ``rules.Breach`` list (default: ``rules.check``)
+evidence            optional evidence keys (default: from the incidents)
+third_parties       optional ``[{"who": "母亲", "phone": "139…"}]``: shown masked
+police_station      the 派出所 (police_statement)
+earlier_complaint   optional: "2026年11月22日向平台客服投诉，工单号 …"
+date                the letter's date (date, datetime or text)
+==================  =========================================================
+
+Rules every letter follows: a third party's letter says "本人不是借款人，也未
+同意承担该笔债务" and never offers to pay (《民法典》第552条); numbers of other
+people are masked, the collectors' numbers and the author's own are shown in
+full (the recipient needs them to act); the user's descriptions are quoted
+as typed (numbers of other people masked, long ones shortened); laws come
+from the knowledge file, and a law of confidence B or C is only "可能涉及".
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from jinja2 import ChainableUndefined, Environment, FileSystemLoader
+
+import knowledge
+from incidents import rules
+from incidents.phones import mask_phone, mask_phones_in, normalize_phone
+
+PLACEHOLDER = "【待填写】"
+KINDS = ("lender_complaint", "regulator_complaint", "pipl_request", "police_statement", "report_12321")
+
+FIELD_LABELS = {
+    "author_name": "您的姓名",
+    "author_relation": "您和借款人的关系",
+    "author_phone": "您的手机号",
+    "borrower_name": "借款人姓名",
+    "lender_name": "放款机构全称",
+    "lender_type": "放款机构类型（银行、消费金融公司还是小贷公司）",
+    "collector_numbers": "催收来电号码",
+    "incidents": "来电记录（时间、号码、说了什么）",
+    "evidence": "证据（录音、截图、通话详单）",
+    "police_station": "派出所名称",
+    "date": "日期",
+}
+
+_COMMON = ["author_name", "author_relation", "author_phone", "borrower_name", "lender_name"]
+REQUIRED: dict[str, list[str]] = {
+    "lender_complaint": _COMMON + ["collector_numbers", "incidents", "evidence", "date"],
+    "regulator_complaint": _COMMON + ["lender_type", "collector_numbers", "incidents", "evidence", "date"],
+    "pipl_request": ["author_name", "author_relation", "author_phone", "lender_name", "date"],
+    "police_statement": ["police_station"] + _COMMON + ["collector_numbers", "incidents", "evidence", "date"],
+    "report_12321": ["author_phone", "collector_numbers", "incidents", "date"],
+}
+
+EVIDENCE_LABELS = {
+    "recording": "通话录音",
+    "screenshot": "来电记录、短信或聊天截图",
+    "call_log": "运营商通话详单",
+}
+MAX_QUOTE = 300  # characters of one description quoted in a letter
+MAX_QUOTE_12321 = 120
+TEMPLATES = Path(__file__).with_name("templates")
+
+
+@dataclass(frozen=True)
+class Letter:
+    """A rendered letter. ``missing`` holds fact keys (see ``FIELD_LABELS``)."""
+
+    kind: str
+    title: str
+    body: str
+    missing: list[str]
+    recipient: str = ""
+    channel: str = ""
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def missing_labels(self) -> list[str]:
+        """What to ask the user for, in words."""
+        return [FIELD_LABELS.get(key, key) for key in self.missing]
+
+    @property
+    def text(self) -> str:
+        """Title and body, as sent in a chat."""
+        return f"{self.title}\n\n{self.body}"
+
+
+class _Blank(ChainableUndefined):
+    """A value the template asks for but the facts lack: 【待填写】, never an error."""
+
+    def __str__(self) -> str:
+        return PLACEHOLDER
+
+
+@functools.lru_cache(maxsize=1)
+def _environment() -> Environment:
+    return Environment(
+        loader=FileSystemLoader(str(TEMPLATES)),
+        autoescape=False,  # plain text, not HTML
+        undefined=_Blank,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=False,
+    )
+
+
+# -- facts → template values ------------------------------------------------
+
+
+def _text(value: Any) -> str:
+    return value.strip() if isinstance(value, str) else ""
+
+
+def _format_date(value: Any) -> str:
+    if isinstance(value, datetime):
+        value = value.date()
+    if isinstance(value, date):
+        return f"{value.year}年{value.month}月{value.day}日"
+    text = _text(value)
+    match = re.fullmatch(r"(\d{4})-(\d{1,2})-(\d{1,2})", text)
+    if match:
+        return f"{int(match[1])}年{int(match[2])}月{int(match[3])}日"
+    return text
+
+
+def _relation(kb: knowledge.Knowledge, value: Any) -> str | None:
+    text = _text(value)
+    if not text:
+        return None
+    return text if text in kb.relations else kb.resolve_relation(text)
+
+
+def _get(item: Any, name: str, default: Any = None) -> Any:
+    return item.get(name, default) if isinstance(item, Mapping) else getattr(item, name, default)
+
+
+def _numbers(facts: Mapping[str, Any], incidents: list[Any]) -> list[str]:
+    given = facts.get("collector_numbers") or []
+    if isinstance(given, str):
+        given = [given]
+    found = list(given) + [_get(i, "caller_number") for i in incidents]
+    numbers: list[str] = []
+    for raw in found:
+        result = normalize_phone(raw) if raw else None
+        if result and result.valid and result.number not in numbers:
+            numbers.append(result.number)
+    return numbers
+
+
+def _evidence(facts: Mapping[str, Any], incidents: list[Any]) -> list[str] | None:
+    """Evidence keys, or ``None`` when nobody said (then it is 【待填写】)."""
+    keys = facts.get("evidence")
+    if keys is None:
+        from_log = [k for i in incidents for k in (_get(i, "evidence") or [])]
+        keys = from_log or None
+    if keys is None:
+        return None
+    if isinstance(keys, str):
+        keys = [keys]
+    return list(dict.fromkeys(k for k in keys if isinstance(k, str)))
+
+
+def _evidence_lines(keys: list[str] | None) -> list[str]:
+    if keys is None:
+        return []
+    labels = [EVIDENCE_LABELS[k] for k in keys if k in EVIDENCE_LABELS]
+    return labels or ["目前没有保存录音或截图，来电记录以本人的记录为准"]
+
+
+def _quote(text: str, keep: Iterable[str], limit: int) -> str:
+    quoted = mask_phones_in(" ".join(text.split()), keep=keep)
+    return quoted if len(quoted) <= limit else quoted[:limit] + "……（以下略）"
+
+
+def _descriptions(incidents: list[Any], keep: list[str], limit: int) -> list[str]:
+    lines = []
+    latest = max((_get(i, "occurred_at").year for i in incidents), default=0)
+    for incident in sorted(incidents, key=lambda i: (_get(i, "occurred_at"), _get(i, "id") or 0)):
+        description = _text(_get(incident, "description"))
+        if description:
+            when = rules.when_text(incident, show_year=_get(incident, "occurred_at").year != latest)
+            lines.append(f"{when}：“{_quote(description, keep, limit)}”")
+    return lines
+
+
+def _basis(kb: knowledge.Knowledge, keys: Iterable[str]) -> tuple[list[str], list[str]]:
+    """(firm citations, "可能涉及" citations) by confidence."""
+    firm, possible = [], []
+    for key in keys:
+        if key not in kb.laws:
+            continue
+        (firm if kb.laws[key]["confidence"] == "A" else possible).append(rules.citation(kb, key))
+    return firm, possible
+
+
+def _breach_lines(kb: knowledge.Knowledge, breaches: list[rules.Breach]) -> list[str]:
+    lines = []
+    for breach in breaches:
+        firm, possible = _basis(kb, breach.laws)
+        basis = "；".join([breach.rule] + firm + [f"可能涉及{c}" for c in possible])
+        lines.append(f"{breach.summary(mask=False)}。{breach.says}（{basis}）")
+    return lines
+
+
+def _law_lines(kb: knowledge.Knowledge, keys: Iterable[str]) -> list[str]:
+    lines = []
+    for key in keys:
+        law = kb.laws.get(key)
+        if law:
+            prefix = "" if law["confidence"] == "A" else "可能涉及"
+            lines.append(f"{prefix}{rules.citation(kb, key)}：{law['gist']}")
+    return lines
+
+
+def _third_parties(facts: Mapping[str, Any]) -> list[str]:
+    shown = []
+    for item in facts.get("third_parties") or []:
+        who = _text(_get(item, "who")) if not isinstance(item, str) else ""
+        phone = _get(item, "phone") if not isinstance(item, str) else item
+        masked = mask_phone(phone) if phone else ""
+        shown.append(f"{who}（{masked}）" if who and masked else who or masked)
+    return [s for s in shown if s]
+
+
+def _per_number(incidents: list[Any]) -> list[dict[str, Any]]:
+    counts: dict[str, dict[str, Any]] = {}
+    for incident in sorted(incidents, key=lambda i: (_get(i, "occurred_at"), _get(i, "id") or 0)):
+        result = normalize_phone(_get(incident, "caller_number"))
+        if not result.valid:
+            continue
+        entry = counts.setdefault(result.number, {"number": result.number, "count": 0, "first": None})
+        entry["count"] += max(1, int(_get(incident, "attempts", 1) or 1))
+        day = _format_date(_get(incident, "occurred_at"))
+        entry["first"] = entry["first"] or day
+        entry["last"] = day
+    return list(counts.values())
+
+
+def _context(
+    kind: str, facts: Mapping[str, Any], kb: knowledge.Knowledge
+) -> tuple[dict[str, Any], list[str]]:
+    relation = _relation(kb, facts.get("author_relation"))
+    is_borrower = relation == "borrower"
+    third_party = relation is not None and not is_borrower
+    incidents = [i for i in facts.get("incidents") or [] if isinstance(_get(i, "occurred_at"), datetime)]
+    author_phone = normalize_phone(facts.get("author_phone"))
+    numbers = _numbers(facts, incidents)
+    keep = numbers + ([author_phone.number] if author_phone.valid else [])
+    breaches = facts.get("breaches")
+    if breaches is None:
+        breaches = rules.check(incidents, kb, author_relation=relation)
+    evidence = _evidence(facts, incidents)
+    borrower_name = _text(facts.get("borrower_name")) or (
+        _text(facts.get("author_name")) if is_borrower else ""
+    )
+    lender_type = _text(facts.get("lender_type"))
+    if lender_type not in kb.data["lender_types"] or lender_type == "unknown":
+        lender_type = ""
+
+    values: dict[str, Any] = {
+        "author_name": _text(facts.get("author_name")),
+        "author_relation": relation or "",
+        "author_phone": author_phone.number if author_phone.valid else "",
+        "borrower_name": borrower_name,
+        "lender_name": _text(facts.get("lender_name")),
+        "lender_type": lender_type,
+        "collector_numbers": numbers,
+        "incidents": incidents,
+        "evidence": evidence if evidence is not None else [],
+        "police_station": _text(facts.get("police_station")),
+        "date": _format_date(facts.get("date")),
+    }
+    missing = [
+        key for key in REQUIRED[kind] if not values[key] and not (key == "evidence" and evidence is not None)
+    ]
+
+    cfg = kb.data["letters"][kind]
+    route = {}
+    if kind == "regulator_complaint" and lender_type:
+        channel_key = kb.lender_type(lender_type).get("complaint_channel")
+        route = cfg["recipients"].get(channel_key, {})
+    shown = {
+        key: (value if value else PLACEHOLDER) for key, value in values.items() if isinstance(value, str)
+    }
+    shown["lender_type_label"] = kb.lender_type(lender_type)["label"] if lender_type else PLACEHOLDER
+    shown["relation_label"] = (
+        (rules.person_label(kb, relation, None) if relation and not is_borrower else "借款人本人")
+        if relation
+        else PLACEHOLDER
+    )
+    # The regulator named by the user beats the generic one from the route.
+    shown["regulator"] = _text(facts.get("regulator_name")) or route.get("recipient") or PLACEHOLDER
+    context = {
+        "v": shown,
+        "P": PLACEHOLDER,
+        "kind": kind,
+        "is_borrower": is_borrower,
+        "third_party": third_party,
+        # Demands for someone who is not (or not known to be) the borrower.
+        "as_third_party": not is_borrower,
+        # A guarantor did agree to answer for the debt: the sentence would be untrue.
+        "no_debt": third_party and relation != "guarantor",
+        "numbers": numbers,
+        "timeline": rules.timeline(incidents, kb, mask=False, author_relation=relation, self_word="本人"),
+        "descriptions": _descriptions(
+            incidents, keep, MAX_QUOTE_12321 if kind == "report_12321" else MAX_QUOTE
+        ),
+        "breaches": _breach_lines(kb, list(breaches)),
+        "breach_keys": {b.key for b in breaches},
+        "evidence": _evidence_lines(evidence),
+        "third_parties": _third_parties(facts),
+        "agency": _text(facts.get("collection_agency")),
+        "earlier_complaint": _text(facts.get("earlier_complaint")),
+        "per_number": _per_number(incidents),
+        "laws": _law_lines(kb, cfg.get("legal_basis") or []),
+        "cite": lambda key: rules.citation(kb, key),
+        "rule_names": [kb.data["rules"][r]["name"] for r in cfg.get("rules") or []],
+        "deadline": cfg["response_deadline"]["text"],
+        "channel": route.get("channel") or cfg.get("channel") or "",
+        "recipient": cfg.get("recipient") or "",
+    }
+    return context, missing
+
+
+def _tidy(text: str) -> str:
+    lines = [line.rstrip() for line in text.strip().splitlines()]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines))
+
+
+def render_letter(
+    kind: str, facts: Mapping[str, Any] | None = None, kb: knowledge.Knowledge | None = None
+) -> Letter:
+    """Render one of ``KINDS`` from ``facts`` (see the module docstring).
+
+    Missing facts appear as 【待填写】 and are listed in ``Letter.missing``;
+    nothing is invented. Raises ``ValueError`` for an unknown kind.
+    """
+    if kind not in KINDS:
+        raise ValueError(f"unknown letter kind {kind!r}; expected one of {KINDS}")
+    kb = kb or knowledge.load()
+    context, missing = _context(kind, facts or {}, kb)
+    body = _tidy(_environment().get_template(f"{kind}.j2").render(**context))
+    cfg = kb.data["letters"][kind]
+    notes = []
+    if kind == "pipl_request" and context["is_borrower"]:
+        notes.append(
+            "借款人本人的号码写在借款合同里，要求删除通常不会被支持，所以这封信只要求停止使用通讯录；"
+            "被骚扰的家人、同事可以用自己的名义写信，要求删除他们自己的号码。"
+        )
+    if kind == "regulator_complaint" and "lender_type" in missing:
+        notes.append("先确认放款机构：银行和消费金融公司向金融监管投诉，小额贷款公司向地方金融管理局投诉。")
+    return Letter(
+        kind=kind,
+        title=cfg["title"],
+        body=body,
+        missing=missing,
+        recipient=context["v"]["regulator"] if kind == "regulator_complaint" else context["recipient"],
+        channel=context["channel"],
+        notes=notes,
+    )
+
+
+def response_due(kind: str, submitted_on: date, kb: knowledge.Knowledge | None = None) -> date | None:
+    """When an answer to a letter sent on ``submitted_on`` is due, if the
+    knowledge file gives a number of days (for ``store.add_submission``)."""
+    kb = kb or knowledge.load()
+    days = kb.data["letters"][kind]["response_deadline"].get("days")
+    if isinstance(submitted_on, datetime):
+        submitted_on = submitted_on.date()
+    return submitted_on + timedelta(days=int(days)) if days else None
+
+
+# -- WeChat ------------------------------------------------------------------
+
+# Preferred places to cut, best first: paragraph, line, end of a sentence.
+_BREAKS = ("\n\n", "\n", "。", "！", "？", "；", "，", "、", " ")
+
+
+def split_for_wechat(text: str, limit_bytes: int = 2048) -> list[str]:
+    """``text`` in pieces of at most ``limit_bytes`` UTF-8 bytes, in order,
+    cut at a paragraph, line or sentence end where one is near, never inside
+    a character. Blank space at the cuts is dropped."""
+    if limit_bytes < 4:
+        raise ValueError("limit_bytes must allow one UTF-8 character (4 bytes)")
+    if not isinstance(text, str):
+        return []
+    # Lone surrogates cannot be sent as UTF-8 at all.
+    rest = text.encode("utf-8", "replace").decode("utf-8").strip()
+    chunks: list[str] = []
+    while rest:
+        encoded = rest.encode("utf-8")
+        if len(encoded) <= limit_bytes:
+            chunks.append(rest)
+            break
+        # Decoding a byte prefix with errors="ignore" drops a character cut in half.
+        fitting = len(encoded[:limit_bytes].decode("utf-8", errors="ignore"))
+        head = rest[:fitting]
+        cut = fitting
+        for mark in _BREAKS:
+            at = head.rfind(mark)
+            # A break too early would leave a tiny piece; then cut mid-sentence.
+            if at > 0 and at + len(mark) >= fitting // 2:
+                cut = at + len(mark)
+                break
+        chunk, rest = rest[:cut].strip(), rest[cut:].strip()
+        if chunk:
+            chunks.append(chunk)
+    return chunks
