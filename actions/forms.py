@@ -10,9 +10,11 @@ them, and resumes afterwards.
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from typing import Any
 
 from rasa_sdk import FormValidationAction, Tracker
+from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
@@ -42,15 +44,42 @@ UNKNOWN_WORDS = ("不知道", "不清楚", "不晓得", "搞不清", "不确定"
 
 
 def _answer_text(tracker: Tracker) -> str:
-    """The user's answer; a number stands for the option it picks."""
-    button = chosen_button(tracker)
+    """The user's answer; a number stands for the option it picks ("2", "选第二个"),
+    but not a number inside a sentence ("第2条记错了")."""
+    text = latest_text(tracker).strip()
+    short = len(text) <= 4 or intent_name(tracker) == "choose_option"
+    button = chosen_button(tracker) if short else None
     if button:
         payload = button.get("payload", "")
         return button.get("title", "") if payload.startswith("/") else payload
     return latest_text(tracker)
 
 
-class ValidateTriageForm(FormValidationAction):
+class FormValidation(FormValidationAction):
+    """rasa-sdk's form validation, except that slots an ``extract_`` method sets
+    besides its own (a retry counter, the time's precision, ...) are kept:
+    rasa-sdk drops every slot that is not a required slot of the form."""
+
+    @abstractmethod
+    def name(self) -> str: ...
+
+    async def get_validation_events(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[dict[str, Any]]:
+        required = await self.required_slots(self.domain_slots(domain), dispatcher, tracker, domain)
+        slots = tracker.slots_to_validate()
+        for name, value in list(slots.items()):
+            method = getattr(self, f"validate_{name}", None)
+            if name not in required or method is None:
+                continue
+            output = await method(value, dispatcher, tracker, domain)
+            if isinstance(output, dict):
+                slots.update(output)
+                tracker.slots.update(output)
+        return [SlotSet(name, value) for name, value in slots.items()]
+
+
+class ValidateTriageForm(FormValidation):
     """Fills ``user_role`` and ``lender`` from what the user said."""
 
     def name(self) -> str:

@@ -25,10 +25,15 @@ def _custom_text(custom: Any) -> list[str]:
     # dispatcher.utter_message(json_message={"custom": {...}}) nests one level deeper.
     if isinstance(custom.get("custom"), dict) and not (custom.get("title") or custom.get("text")):
         custom = custom["custom"]
+    # A letter also arrives as text messages (split to WeChat's cap); its card is for the web widget.
+    if custom.get("type") == "letter":
+        return []
     return [str(custom[k]).strip() for k in ("title", "text") if isinstance(custom.get(k), str | int | float)]
 
 
 def button_lines(buttons: Iterable[dict[str, Any]]) -> str:
+    if not isinstance(buttons, list | tuple):
+        return ""
     titles = [str(b.get("title") or b.get("payload") or "").strip() for b in buttons if isinstance(b, dict)]
     titles = [t for t in titles if t]
     if not titles:

@@ -1,0 +1,171 @@
+"""Reading an incident's facts out of what the user typed.
+
+Pure functions, shared by the incident, correction and letter actions: who
+was called, how many times, what evidence exists, which option number an
+entry reference names. The time and the phone number have their own modules
+(incidents/timeparse.py, incidents/phones.py).
+"""
+
+from __future__ import annotations
+
+import re
+
+import knowledge
+from incidents.timeparse import cn_int
+from nlu.text import normalize
+
+SKIP_WORDS = (
+    "跳过",
+    "不知道",
+    "不清楚",
+    "不记得",
+    "忘了",
+    "不想说",
+    "不方便",
+    "没有",
+    "不写",
+    "算了",
+    "不确定",
+)
+SELF_PATTERNS = (
+    "打给我本人",
+    "打给我自己",
+    "打给我",
+    "打我电话",
+    "打我手机",
+    "找我",
+    "我本人",
+    "我自己",
+    "给我打",
+    "是我",
+)
+# Verbs that introduce the person who was called: "打给我妈", "打到我单位".
+_CONTACT = re.compile(
+    r"(?:打给|打到|打电话给|打电话到|联系了?|找了?|骚扰了?|问了?|发短信给|短信发给|发给)(?:了)?(?:我的?|我们)?"
+    r"(?P<who>[\u4e00-\u9fff]{1,5})"
+)
+_ATTEMPTS = re.compile(
+    r"(?P<n>\d{1,3}|[一二两三四五六七八九十百]{1,4})\s*(?:多)?(?:次|个电话|通电话|通|遍|回)"
+)
+_REF = re.compile(r"第\s*(?P<n>\d{1,3}|[一二两三四五六七八九十]{1,3})\s*[条个项号]?|(?P<m>\d{1,3})\s*条")
+_LAST_WORDS = ("最后一条", "刚才那条", "刚记的", "上一条", "最新的", "刚刚那条", "这一条", "这条")
+
+EVIDENCE_WORDS = {
+    "recording": ("录音", "录了音", "录下来", "录下了", "录了"),
+    "screenshot": ("截图", "截屏", "截了图", "拍照", "照片", "短信", "聊天记录"),
+    "call_log": ("通话记录", "通话详单", "详单", "来电记录", "通话清单"),
+}
+NO_EVIDENCE = ("都没有", "没有", "没留", "没录", "什么都没", "啥都没", "无")
+_NEGATION = re.compile(r"(?:没有?|未|忘了|没来得及)\S{0,2}$")
+
+
+def is_skip(text: str) -> bool:
+    text = normalize(text)
+    return any(word in text for word in SKIP_WORDS) and len(text) <= 12
+
+
+def contacted_person(text: str, asked: bool) -> str | None:
+    """The user's word for the person who was contacted ("母亲", "同事", "我").
+
+    Outside the question, only a person named after a verb of calling counts
+    ("催收打给我妈"), so "我儿子欠钱" does not make the son the one called.
+    """
+    text = normalize(text)
+    aliases = _aliases()
+    for match in _CONTACT.finditer(text):
+        who = match["who"]
+        for size in range(len(who), 0, -1):
+            if who[:size] in aliases:
+                return _display(who[:size])
+    if any(p in text for p in SELF_PATTERNS):
+        return "我"
+    if asked:
+        # The longest alias the answer holds is the user's own word for them.
+        found = [alias for alias in aliases if alias in text]
+        if found:
+            return _display(max(found, key=len))
+        if text in ("我", "本人", "自己"):
+            return "我"
+    return None
+
+
+# Short words read better in a log line as the relation they stand for.
+_DISPLAY = {
+    "妈": "母亲",
+    "我妈": "母亲",
+    "老妈": "母亲",
+    "娘": "母亲",
+    "妈妈": "母亲",
+    "爸": "父亲",
+    "我爸": "父亲",
+    "老爸": "父亲",
+    "爹": "父亲",
+    "爸爸": "父亲",
+    "我哥": "哥哥",
+    "我姐": "姐姐",
+    "我弟": "弟弟",
+    "我妹": "妹妹",
+    "单位": "同事",
+    "公司同事": "同事",
+    "联系人": "紧急联系人",
+    "家长": "父母",
+}
+
+
+def _display(word: str) -> str:
+    return _DISPLAY.get(word, word)
+
+
+def _aliases() -> set[str]:
+    kb = knowledge.load()
+    # Words that name the borrower or a debt, not a person one calls.
+    skip = {"担保", "遗产", "去世", "过世", "人走了", "借款人", "我借的", "我欠的", "是我借的", "我自己借的"}
+    return {
+        alias
+        for key, rel in kb.relations.items()
+        if key != "borrower"
+        for alias in rel.get("aliases", [])
+        if alias not in skip
+    }
+
+
+def attempts(text: str) -> int | None:
+    """How many calls one entry stands for ("一天打了8次" → 8)."""
+    match = _ATTEMPTS.search(normalize(text))
+    if not match:
+        return None
+    raw = match["n"]
+    value = int(raw) if raw.isdigit() else cn_int(raw)
+    return value if value and 1 <= value <= 999 else None
+
+
+def evidence(text: str, asked: bool) -> list[str] | None:
+    """Evidence keys the text mentions; [] for "none"; None when it says nothing."""
+    text = normalize(text)
+    found = []
+    for key, words in EVIDENCE_WORDS.items():
+        for word in words:
+            at = text.find(word)
+            if at >= 0 and not _NEGATION.search(text[max(0, at - 4) : at]):
+                found.append(key)
+                break
+    if found:
+        return found
+    if asked and any(word in text for word in NO_EVIDENCE):
+        return []
+    return None
+
+
+def entry_ref(text: str, count: int) -> int | None:
+    """Which entry (1-based, in the order the list shows) the text names."""
+    text = normalize(text)
+    if count and any(word in text for word in _LAST_WORDS):
+        return count
+    match = _REF.search(text)
+    raw = (match["n"] or match["m"]) if match else None
+    if raw is None and text.strip().isdigit():
+        raw = text.strip()
+    if raw is None:
+        return None
+    value = int(raw) if raw.isdigit() else cn_int(raw)
+    return value if value and 1 <= value <= count else None

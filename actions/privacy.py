@@ -1,0 +1,49 @@
+"""Erasing everything the bot keeps about a user, after a confirmation."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions.forms import FormValidation
+from actions.incidents import confirmation
+from incidents.store import get_store
+
+
+class ValidateEraseForm(FormValidation):
+    def name(self) -> str:
+        return "validate_erase_form"
+
+    async def extract_erase_confirmed(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        if tracker.get_slot("requested_slot") != "erase_confirmed":
+            return {}
+        # Anything but a clear yes keeps the data.
+        return {"erase_confirmed": bool(confirmation(tracker))}
+
+
+class ActionEraseMyData(Action):
+    """Deletes the incident log and submissions now; the conversation itself is
+    deleted by the tracker store when it sees ``data_erased``
+    (privacy/tracker_store.py)."""
+
+    def name(self) -> str:
+        return "action_erase_my_data"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        if not tracker.get_slot("erase_confirmed"):
+            dispatcher.utter_message(response="utter_erase_cancelled")
+            return [SlotSet("erase_confirmed", None)]
+        removed = await asyncio.to_thread(get_store().delete_all, tracker.sender_id)
+        dispatcher.utter_message(
+            text=f"已删除：{removed} 条记录，以及我们全部的聊天记录。之后再发消息，就是一次全新的对话。"
+        )
+        return [SlotSet("erase_confirmed", None), SlotSet("data_erased", True)]
