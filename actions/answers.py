@@ -43,10 +43,13 @@ class ActionTriageSummary(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[dict[str, Any]]:
         role = tracker.get_slot("user_role")
-        behaviours = replies.reported_behaviours(
-            role, conversation_entities(tracker, "behaviour"), conversation_entities(tracker, "relation")
+        named = tracker.get_slot("reported_behaviours")
+        if named is None:
+            named = conversation_entities(tracker, "behaviour")
+        behaviours = replies.reported_behaviours(role, named, conversation_entities(tracker, "relation"))
+        reply = replies.triage_summary(
+            role, tracker.get_slot("lender"), behaviours, tracker.get_slot("debt_repaid")
         )
-        reply = replies.triage_summary(role, tracker.get_slot("lender"), behaviours)
         send(dispatcher, reply)
         return []
 

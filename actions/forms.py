@@ -19,7 +19,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 import knowledge
-from actions.common import intent_name, latest_entities, latest_text
+from actions.common import conversation_entities, intent_name, latest_entities, latest_text
 from actions.options import chosen_button
 from advisor.roles import infer_role
 
@@ -40,6 +40,13 @@ INTERRUPTIONS = {
     "thanks",
 }
 MAX_MISSES = 2
+NOTHING_SPECIFIC = ("就是打电话", "只是打电话", "光打电话", "没什么", "都没有", "没有")
+# Most telling first: "还没还清" is not repaid, though it holds "还清".
+REPAID_WORDS = (
+    ("partly", ("还了一部分", "一部分", "还了一些", "还了点", "还了一点", "部分还")),
+    ("not_repaid", ("没还", "还没", "未还", "没有还", "不还", "还不上", "还不起", "逾期", "没钱还", "欠着")),
+    ("repaid", ("还清", "结清", "还完", "已经还了", "都还了", "还上了")),
+)
 UNKNOWN_WORDS = ("不知道", "不清楚", "不晓得", "搞不清", "不确定", "忘了", "说不上")
 
 
@@ -143,6 +150,40 @@ class ValidateTriageForm(FormValidation):
         if value in knowledge.load().relations:
             return {"user_role": value}
         return {"user_role": None}
+
+    async def extract_reported_behaviours(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        if tracker.get_slot("reported_behaviours") is not None:
+            return {}
+        asked = tracker.get_slot("requested_slot") == "reported_behaviours"
+        kb = knowledge.load()
+        named = [b for b in conversation_entities(tracker, "behaviour") if b in kb.behaviours]
+        text = _answer_text(tracker)
+        if asked:
+            # A button chosen by its number: the entities were read from "3", not the payload.
+            named += [key for key, b in kb.behaviours.items() if any(p in text for p in b.get("patterns", []))]
+        if named:
+            return {"reported_behaviours": list(dict.fromkeys(named))}
+        if not asked:
+            return {}
+        if any(word in text for word in NOTHING_SPECIFIC + UNKNOWN_WORDS):
+            return {"reported_behaviours": []}
+        return self._missed(dispatcher, tracker, "reported_behaviours", fallback=[])
+
+    async def extract_debt_repaid(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        if tracker.get_slot("debt_repaid"):
+            return {}
+        asked = tracker.get_slot("requested_slot") == "debt_repaid"
+        text = _answer_text(tracker) if asked else latest_text(tracker)
+        for value, words in REPAID_WORDS:
+            if any(word in text for word in words):
+                return {"debt_repaid": value}
+        if asked and any(word in text for word in UNKNOWN_WORDS):
+            return {"debt_repaid": "unknown"}
+        return self._missed(dispatcher, tracker, "debt_repaid", fallback="unknown") if asked else {}
 
     async def validate_lender(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict

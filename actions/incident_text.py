@@ -59,6 +59,17 @@ NO_EVIDENCE = ("都没有", "没有", "没留", "没录", "什么都没", "啥�
 _NEGATION = re.compile(r"(?:没有?|未|忘了|没来得及)\S{0,2}$")
 
 
+# "帮我记一下：" and the like are requests to the bot, not what the collector did.
+_REQUEST_PREFIX = re.compile(
+    r"^(?:帮我|帮忙|麻烦|请)?(?:再)?(?:记录|登记|记)(?:一下|一条|一次|一笔|下)?(?:骚扰|来电|催收电话)?[:：,，。\s]*"
+)
+
+
+def description(text: str) -> str:
+    """The user's account of the call, without the request to record it."""
+    return _REQUEST_PREFIX.sub("", text.strip(), count=1).strip() or text.strip()
+
+
 def is_skip(text: str) -> bool:
     text = normalize(text)
     return any(word in text for word in SKIP_WORDS) and len(text) <= 12

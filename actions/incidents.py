@@ -150,7 +150,7 @@ class ValidateIncidentForm(FormValidation):
     ) -> dict[str, Any]:
         if tracker.get_slot("incident_description") is not None:
             return {}
-        text = latest_text(tracker).strip()
+        text = incident_text.description(latest_text(tracker))
         behaviours = _behaviours(tracker)
         found: dict[str, Any] = {}
         count = incident_text.attempts(text)

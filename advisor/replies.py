@@ -157,10 +157,16 @@ def next_steps(lender_key: str | None) -> str:
     return "下一步，按顺序来：\n" + "\n".join(f"{i}. {s}" for i, s in enumerate(steps, 1))
 
 
-def triage_summary(role: str | None, lender_key: str | None, behaviours: list[str]) -> Reply:
+def triage_summary(
+    role: str | None, lender_key: str | None, behaviours: list[str], repaid: str | None = None
+) -> Reply:
     """What the user told us, which rules it breaks, and what to do next."""
     kb = knowledge.load()
     bubbles = assessment(behaviours)
+    if repaid == "repaid":
+        bubbles.append(kb.fact("already_repaid"))
+    elif repaid in ("not_repaid", "partly") and role == "borrower":
+        bubbles.append(kb.fact("borrower_negotiate"))
     if role in THIRD_PARTY_ROLES:
         bubbles.append(kb.fact("family_no_duty") + kb.fact("do_not_promise").replace("请先", "也请"))
     elif role:

@@ -26,7 +26,8 @@ def test_triage_asks_only_what_is_missing_then_summarises(bot):
 def test_triage_with_nothing_known_asks_both(bot):
     assert "借款人本人" in bot.say("有人一直打电话骚扰我们家")
     assert "哪个平台" in bot.say("我是他爸爸")
-    assert "征信报告" in bot.say("不知道")
+    assert "还清" in bot.say("不知道"), "whether the debt is repaid is asked last"
+    assert "征信报告" in bot.say("不清楚")
 
 
 def test_threat_mid_form_gets_110_first_and_the_form_resumes(bot):
@@ -82,8 +83,20 @@ def test_privacy_question(bot):
 def test_assessment_names_the_rules_for_what_happened(bot):
     user = bot.new_user()
     user.say("催收半夜打电话给我，还骂人，还爆通讯录，我是借款人本人")
-    reply = user.say("招商银行信用卡")
+    assert "还清" in user.say("招商银行信用卡")
+    reply = user.say("还没还")
     assert "银行业协会2026年催收指引" in reply
     assert "22:00" in reply and "辱骂" in reply
     assert "12378" in reply
     assert "还款义务在您" in reply
+    assert "债务优化" in reply, "a borrower who has not repaid is warned about paid middlemen"
+
+
+def test_triage_asks_what_happened_when_nobody_said(bot):
+    assert "借款人本人" in bot.say("催收天天打电话骚扰我们家，怎么办")
+    assert "哪个平台" in bot.say("我是他老婆")
+    assert "做了什么" in bot.say("借呗")
+    assert "还清" in bot.say("3")  # the third option: calls to family and colleagues
+    summary = bot.say("已经还清了")
+    assert "结清" in summary, "repaid but still chased: keep the proof of settlement"
+    assert "联系家人、同事或通讯录" in summary

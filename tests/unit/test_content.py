@@ -35,7 +35,7 @@ def action_texts(kb):
         for text in replies.where_to_complain(lender).bubbles:
             yield f"where_to_complain({lender})", text
         for role in roles:
-            reply = replies.triage_summary(role, lender, list(kb.behaviours))
+            reply = replies.triage_summary(role, lender, list(kb.behaviours), "repaid")
             for text in reply.bubbles:
                 yield f"triage_summary({role},{lender})", text
 
