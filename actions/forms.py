@@ -67,8 +67,23 @@ class FormValidation(FormValidationAction):
     besides its own (a retry counter, the time's precision, ...) are kept:
     rasa-sdk drops every slot that is not a required slot of the form."""
 
+    # Intents that are not an answer: unless the message answers the question
+    # asked, the form steps aside (its validation is rejected) so that a rule
+    # can answer first — safety above all — and the form resumes afterwards.
+    step_aside_for: frozenset[str] = frozenset({"safety_threat", "safety_despair", "faq"})
+
     @abstractmethod
     def name(self) -> str: ...
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[dict[str, Any]]:
+        events = await super().run(dispatcher, tracker, domain)
+        requested = tracker.get_slot("requested_slot")
+        answered = any(e.get("name") == requested and e.get("value") is not None for e in events)
+        if requested and not answered and intent_name(tracker) in self.step_aside_for:
+            return []
+        return events
 
     async def get_validation_events(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -88,6 +103,8 @@ class FormValidation(FormValidationAction):
 
 class ValidateTriageForm(FormValidation):
     """Fills ``user_role`` and ``lender`` from what the user said."""
+
+    step_aside_for = frozenset(INTERRUPTIONS)
 
     def name(self) -> str:
         return "validate_triage_form"

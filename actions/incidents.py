@@ -42,7 +42,17 @@ INCIDENT_SLOTS = (
 )
 MAX_MISSES = 2
 # Not answers to the form's question: the form steps aside for the rules.
-INTERRUPTIONS = {"safety_despair", "faq", "ask_family_liability", "ask_where_complain", "bot_challenge"}
+INTERRUPTIONS = {
+    "safety_despair",
+    "faq",
+    "ask_family_liability",
+    "ask_where_complain",
+    "bot_challenge",
+    "ask_capabilities",
+    "greet",
+    "goodbye",
+    "out_of_scope",
+}
 CONTENT_WORDS = ("说了", "原话", "内容", "说要", "他说", "她说", "对方说", "骂", "威胁", "做了")
 
 
@@ -98,6 +108,9 @@ def _time_slots(text: str, dispatcher: CollectingDispatcher, asked: bool) -> dic
 
 class ValidateIncidentForm(FormValidation):
     """Fills the entry being recorded from whatever the user already said."""
+
+    # A threat is what many calls are about: while logging, it is the description.
+    step_aside_for = frozenset(INTERRUPTIONS)
 
     def name(self) -> str:
         return "validate_incident_form"

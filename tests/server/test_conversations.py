@@ -100,3 +100,20 @@ def test_triage_asks_what_happened_when_nobody_said(bot):
     summary = bot.say("已经还清了")
     assert "结清" in summary, "repaid but still chased: keep the proof of settlement"
     assert "联系家人、同事或通讯录" in summary
+
+
+def test_a_colleague_called_about_a_credit_card(bot):
+    reply = bot.say("我是他同事，他信用卡欠了钱，催收天天打到我们单位来")
+    if "做了什么" in reply:
+        reply = bot.say("打给同事")
+    assert "还清" in reply
+    summary = bot.say("不清楚")
+    assert "联系家人、同事或通讯录" in summary and "12378" in summary
+    assert "第465条" in summary, "a colleague has no duty to pay"
+
+
+def test_a_micro_loan_borrower_threatened(bot):
+    summary = bot.say("我在一个小贷公司借的钱逾期了，催收发短信恐吓我，说后果自负")
+    assert "威胁恐吓" in summary and "第五十条" in summary
+    assert "地方金融管理局" in summary
+    assert "110" in summary
