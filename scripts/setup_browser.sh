@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Make sure a Chromium for the browser tests (tests/browser) is on this machine:
+# Debian's `chromium` package plus a font with Chinese characters. Playwright
+# (in the lock) drives it; Playwright's own browser downloads are never used.
+# Idempotent: does nothing when both are there.
+set -euo pipefail
+
+CHROMIUM=${ANXIN_CHROMIUM:-}
+find_chromium() {
+  local c
+  for c in "$CHROMIUM" /usr/bin/chromium /usr/bin/chromium-browser; do
+    [[ -n "$c" && -x "$c" ]] && { echo "$c"; return 0; }
+  done
+  command -v chromium 2>/dev/null || command -v chromium-browser 2>/dev/null || return 1
+}
+has_cjk_font() {
+  command -v fc-list >/dev/null 2>&1 && [[ -n "$(fc-list :lang=zh 2>/dev/null | head -n 1)" ]]
+}
+
+packages=()
+find_chromium >/dev/null || packages+=(chromium)
+has_cjk_font || packages+=(fonts-wqy-microhei)
+
+if ((${#packages[@]} == 0)); then
+  echo "✓ browser for the web chat tests: $(find_chromium) ($("$(find_chromium)" --version 2>/dev/null | head -n 1))"
+  exit 0
+fi
+
+if ! command -v apt-get >/dev/null 2>&1; then
+  cat >&2 <<MSG
+✗ The browser tests need Chromium (${packages[*]}), and apt-get is not available here.
+  Install Chromium with your system's package manager, or point to one:
+    ANXIN_CHROMIUM=/path/to/chromium make test
+  (Without a browser, 'make browser' skips its tests and says why; CI must have one.)
+MSG
+  exit 0
+fi
+
+SUDO=()
+if [[ $(id -u) -ne 0 ]]; then
+  if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+    SUDO=(sudo -n)
+  else
+    echo "✗ installing ${packages[*]} needs root: run  sudo apt-get install -y ${packages[*]}" >&2
+    exit 0
+  fi
+fi
+
+echo "→ installing ${packages[*]} from Debian's packages (for the browser tests)"
+export DEBIAN_FRONTEND=noninteractive
+"${SUDO[@]}" apt-get update -q >/dev/null || echo "  (apt-get update failed; trying the install anyway)" >&2
+if ! "${SUDO[@]}" apt-get install -y -q --no-install-recommends "${packages[@]}" >/dev/null; then
+  echo "✗ apt-get install ${packages[*]} failed; the browser tests will be skipped (CI fails instead)" >&2
+  exit 0
+fi
+chromium=$(find_chromium) || { echo "✗ chromium installed but not found on PATH" >&2; exit 0; }
+echo "✓ $chromium ($("$chromium" --version 2>/dev/null | head -n 1))"
