@@ -10,6 +10,7 @@ them, and resumes afterwards.
 
 from __future__ import annotations
 
+import re
 from abc import abstractmethod
 from typing import Any
 
@@ -19,8 +20,10 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 import knowledge
-from actions.common import conversation_entities, intent_name, latest_entities, latest_text
+from actions.common import conversation_entities, intent_name, latest_entities, latest_text, send
 from actions.options import chosen_button
+from advisor import replies
+from advisor.replies import Reply
 from advisor.roles import infer_role
 
 # Intents that are not answers to the form's question. The form rejects them
@@ -47,6 +50,7 @@ REPAID_WORDS = (
     ("not_repaid", ("没还", "还没", "未还", "没有还", "不还", "还不上", "还不起", "逾期", "没钱还", "欠着")),
     ("repaid", ("还清", "结清", "还完", "已经还了", "都还了", "还上了")),
 )
+LIABILITY_QUESTION = re.compile(r"[替帮]\S{0,3}还|要(不要)?还吗|该不该还|必须还|要我还|得还吗|要还吗")
 UNKNOWN_WORDS = ("不知道", "不清楚", "不晓得", "搞不清", "不确定", "忘了", "说不上")
 
 
@@ -105,6 +109,20 @@ class ValidateTriageForm(FormValidation):
     """Fills ``user_role`` and ``lender`` from what the user said."""
 
     step_aside_for = frozenset(INTERRUPTIONS)
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[dict[str, Any]]:
+        events = await super().run(dispatcher, tracker, domain)
+        # "我要替他还吗" in the message that starts triage is answered at once,
+        # not after the questions.
+        if tracker.get_slot("requested_slot") is None and LIABILITY_QUESTION.search(latest_text(tracker)):
+            role = next(
+                (e["value"] for e in events if e.get("name") == "user_role"), None
+            ) or tracker.get_slot("user_role")
+            if role and role != "borrower":
+                send(dispatcher, Reply(replies.family_liability(role).bubbles))
+        return events
 
     def name(self) -> str:
         return "validate_triage_form"
@@ -179,7 +197,9 @@ class ValidateTriageForm(FormValidation):
         text = _answer_text(tracker)
         if asked:
             # A button chosen by its number: the entities were read from "3", not the payload.
-            named += [key for key, b in kb.behaviours.items() if any(p in text for p in b.get("patterns", []))]
+            named += [
+                key for key, b in kb.behaviours.items() if any(p in text for p in b.get("patterns", []))
+            ]
         if named:
             return {"reported_behaviours": list(dict.fromkeys(named))}
         if not asked:

@@ -46,4 +46,6 @@ class ActionEraseMyData(Action):
         dispatcher.utter_message(
             text=f"已删除：{removed} 条记录，以及我们全部的聊天记录。之后再发消息，就是一次全新的对话。"
         )
+        # Tells the web widget to forget its copy of the conversation too.
+        dispatcher.utter_message(json_message={"type": "data_erased"})
         return [SlotSet("erase_confirmed", None), SlotSet("data_erased", True)]

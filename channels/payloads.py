@@ -12,6 +12,7 @@ import json
 import re
 from typing import Any
 
+# Longer messages are refused with a kind reply (channels/guard.py), not cut.
 MAX_MESSAGE_CHARS = 2000
 
 # Intents our buttons send, with the entities each may carry.
@@ -24,6 +25,7 @@ BUTTON_PAYLOADS: dict[str, set[str]] = {
     "restart": set(),
     "greet": set(),
 }
+_LEADING = re.compile(r"^[/\s]+")
 _PAYLOAD = re.compile(r"^/(?P<intent>\w+)(?P<entities>\{.*\})?$", re.S)
 
 
@@ -47,10 +49,12 @@ def is_allowed_payload(text: str) -> bool:
 
 
 def sanitize(message: Any) -> str:
-    """The text to hand to Rasa for a raw incoming ``message``."""
+    """The text to hand to Rasa for a raw incoming ``message`` (any length: the guard
+    refuses over-long ones whole rather than answering half a message)."""
     if not isinstance(message, str):
         return ""
-    text = message.strip()[:MAX_MESSAGE_CHARS]
+    text = message.strip()
     if text.startswith("/") and not is_allowed_payload(text):
-        text = text.lstrip("/").strip()
+        # All leading slashes and spaces: "/ /intent" must not come out as "/intent".
+        text = _LEADING.sub("", text)
     return text

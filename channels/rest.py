@@ -1,8 +1,9 @@
 """The REST channel (/webhooks/rest/webhook) with input guarded.
 
 Same protocol as Rasa's RestInput; typed "/intent{...}" strings that are not
-our buttons' payloads are treated as text, over-long messages are cut, and a
-body that is not a JSON object gets a 400 instead of a server error.
+our buttons' payloads are treated as text, a body that is not a JSON object
+gets a 400 instead of a server error, and messages pass channels/guard.py
+(per-sender rate limit, maximum length: a kind reply instead).
 """
 
 from __future__ import annotations
@@ -10,9 +11,11 @@ from __future__ import annotations
 from typing import Any
 
 from rasa.core.channels.rest import RestInput
+from sanic import Blueprint
 from sanic.exceptions import InvalidUsage
 from sanic.request import Request
 
+from channels.guard import OnNewMessage, channel_guard
 from channels.payloads import sanitize
 
 
@@ -34,3 +37,20 @@ class GuardedRestInput(RestInput):
 
     def _extract_message(self, req: Request) -> str | None:
         return sanitize(self._body(req).get("message"))
+
+    def get_metadata(self, request: Request) -> dict[str, Any] | None:
+        # Rasa's (the body's "metadata"), plus the message id and retry flag that the scaled
+        # profile's proxy sends (serving/proxy.py), so a retried message is answered once
+        # (serving/patches.py). A client may send its own X-Anxin-Message-Id too.
+        metadata = super().get_metadata(request)
+        message_id = request.headers.get("X-Anxin-Message-Id")
+        if not message_id:
+            return metadata
+        metadata = dict(metadata) if isinstance(metadata, dict) else {}
+        metadata["message_id"] = message_id[:128]
+        if request.headers.get("X-Anxin-Retry"):
+            metadata["retry"] = True
+        return metadata
+
+    def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
+        return super().blueprint(channel_guard(on_new_message, self.name()))

@@ -35,6 +35,7 @@ from wechatpy.exceptions import InvalidAppIdException, InvalidSignatureException
 from wechatpy.messages import BaseMessage, TextMessage, VoiceMessage
 from wechatpy.replies import TextReply
 
+from channels.guard import channel_guard
 from channels.payloads import sanitize
 from channels.wechat_dedupe import DEFAULT_TTL, DedupeStore, make_store
 from channels.wechat_format import MAX_BYTES, cdata_safe, format_reply
@@ -176,7 +177,9 @@ def make_signature(token: str, *parts: str) -> str:
 def signature_ok(token: str, signature: str | None, timestamp: str | None, nonce: str | None) -> bool:
     if not (token and signature and timestamp is not None and nonce is not None):
         return False
-    return hmac.compare_digest(make_signature(token, timestamp, nonce), signature.lower())
+    # As bytes: compare_digest refuses non-ASCII str, and a query may hold anything.
+    expected = make_signature(token, timestamp, nonce).encode("ascii")
+    return hmac.compare_digest(expected, signature.lower().encode("utf-8", errors="replace"))
 
 
 def parse_xml_safely(body: bytes | str) -> dict[str, str]:
@@ -665,7 +668,9 @@ class WeChatInput(InputChannel):
             logger.warning("wechat.disabled: WECHAT_TOKEN is not set; the webhook answers 503")
 
     def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
-        handler = WeChatHandler(self.settings, on_new_message)
+        # Rate limit and length cap per OpenID (channels/guard.py); a retried MsgId is
+        # de-duplicated before this, so WeChat's retries do not count against the user.
+        handler = WeChatHandler(self.settings, channel_guard(on_new_message, self.name()))
         blueprint = Blueprint("wechat_webhook", __name__)
 
         @blueprint.route("/", methods=["GET"])

@@ -117,3 +117,4 @@ def test_a_micro_loan_borrower_threatened(bot):
     assert "威胁恐吓" in summary and "第五十条" in summary
     assert "地方金融管理局" in summary
     assert "110" in summary
+
