@@ -66,6 +66,23 @@ def _answer_text(tracker: Tracker) -> str:
     return latest_text(tracker)
 
 
+QUESTION = re.compile(r"吗|是不是|会不会|能不能|要不要|有没有用|怎么办|[?？]")
+MIN_FAQ_INTENT = 0.15  # the FAQ is the runner-up intent, at least this likely
+MIN_FAQ_ANSWER = 0.5  # and the response selector is sure which answer fits
+
+
+def _asked_faq(tracker: Tracker) -> str | None:
+    """The FAQ answer for a question asked inside a report, if the NLU is sure of it."""
+    message = tracker.latest_message
+    if not QUESTION.search(message.get("text") or ""):
+        return None
+    ranking = {i.get("name"): i.get("confidence", 0) for i in message.get("intent_ranking") or []}
+    response = ((message.get("response_selector") or {}).get("faq") or {}).get("response") or {}
+    if ranking.get("faq", 0) >= MIN_FAQ_INTENT and response.get("confidence", 0) >= MIN_FAQ_ANSWER:
+        return response.get("utter_action")
+    return None
+
+
 class FormValidation(FormValidationAction):
     """rasa-sdk's form validation, except that slots an ``extract_`` method sets
     besides its own (a retry counter, the time's precision, ...) are kept:
@@ -114,9 +131,14 @@ class ValidateTriageForm(FormValidation):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[dict[str, Any]]:
         events = await super().run(dispatcher, tracker, domain)
-        # "我要替他还吗" in the message that starts triage is answered at once,
-        # not after the questions.
-        if tracker.get_slot("requested_slot") is None and LIABILITY_QUESTION.search(latest_text(tracker)):
+        # A question in the message that starts triage ("是真的吗", "我要替他还吗")
+        # is answered at once, not after the questions.
+        if tracker.get_slot("requested_slot") is not None:
+            return events
+        faq = _asked_faq(tracker)
+        if faq:
+            dispatcher.utter_message(response=faq)
+        elif LIABILITY_QUESTION.search(latest_text(tracker)):
             role = next(
                 (e["value"] for e in events if e.get("name") == "user_role"), None
             ) or tracker.get_slot("user_role")
