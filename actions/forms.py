@@ -41,6 +41,14 @@ INTERRUPTIONS = {
     "greet",
     "goodbye",
     "thanks",
+    "log_incident",
+    "show_log",
+    "correct_incident",
+    "delete_incident",
+    "request_letter",
+    "record_submission",
+    "delete_my_data",
+    "ask_privacy",
 }
 MAX_MISSES = 2
 NOTHING_SPECIFIC = ("就是打电话", "只是打电话", "光打电话", "没什么", "都没有", "没有")

@@ -52,6 +52,14 @@ INTERRUPTIONS = {
     "greet",
     "goodbye",
     "out_of_scope",
+    "log_incident",
+    "show_log",
+    "correct_incident",
+    "delete_incident",
+    "request_letter",
+    "record_submission",
+    "delete_my_data",
+    "ask_privacy",
 }
 CONTENT_WORDS = ("说了", "原话", "内容", "说要", "他说", "她说", "对方说", "骂", "威胁", "做了")
 
