@@ -12,7 +12,7 @@ export RASA_TELEMETRY_ENABLED := false
 export TF_INTER_OP_PARALLELISM_THREADS ?= 1
 export TF_INTRA_OP_PARALLELISM_THREADS ?= 1
 
-.PHONY: help setup train run shell serve-actions test lint validate unit e2e smoke eval bench bench-wechat lock clean
+.PHONY: help setup setup-browser train run run-scaled faults bench-load shell serve-actions test lint validate unit e2e smoke browser security eval bench bench-wechat lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -20,21 +20,29 @@ help: ## list the targets
 setup: ## create .venv (Python 3.11) and install the pinned lock; a no-op when up to date
 	@scripts/setup.sh
 
+setup-browser: setup ## install Debian's chromium (and a Chinese font) for the browser tests when missing
+	@scripts/setup_browser.sh
+
 train: setup ## train the model if its inputs changed (cached by fingerprint)
 	@scripts/train.sh
 
-run: train ## start the action server and Rasa (REST + Socket.IO) and chat
+run: train ## start the action server, Rasa (REST + Socket.IO) and the web chat on :8080
 	@scripts/run.sh
 
+run-scaled: train ## scaled profile: 2 Rasa processes behind a proxy, PostgreSQL + Redis (README “Scaled profile”)
+	@ANXIN_PROFILE=scaled scripts/run.sh
+
 shell: train ## chat in the terminal (starts its own action server)
-	@$(PY) -m rasa_sdk --actions actions --port 5055 >/dev/null 2>&1 & trap "kill $$!" EXIT; \
-	  $(PY) -m rasa shell --model "$$(cat models/current)" --endpoints endpoints.yml
+	@export ANXIN_ACTION_SECRET=$${ANXIN_ACTION_SECRET:-$$($(PY) -c 'import secrets; print(secrets.token_hex(24))')}; \
+	  $(PY) -m actions.server --port 5055 >/dev/null 2>&1 & trap "kill $$!" EXIT; \
+	  $(PY) -m rasa shell --model "$$(cat models/current)" --endpoints endpoints.yml \
+	    --logging-config-file privacy/logging.yml
 
 wechat-sim: setup ## chat with a running bot as WeChat would (ARGS="--check", "--api-port 5177", ...)
 	$(PY) scripts/wechat_sim.py $(ARGS)
 
-serve-actions: setup ## run only the action server on :5055
-	$(PY) -m rasa_sdk --actions actions --port 5055
+serve-actions: setup ## run only the action server on :5055 (loopback; needs ANXIN_ACTION_SECRET, as Rasa does)
+	$(PY) -m actions.server --port 5055
 
 lint: setup ## ruff
 	$(PY) -m ruff check .
@@ -52,7 +60,16 @@ e2e: train ## conversation stories (rasa test --fail-on-prediction-errors) + hel
 smoke: train ## start the real servers and talk to them over HTTP
 	$(PY) -m pytest tests/server
 
-test: lint validate unit e2e smoke ## everything CI runs
+security: train ## real servers: closed API, action server secret, CORS, rate limits, masked logs
+	$(PY) -m pytest tests/security
+
+browser: train setup-browser ## the web chat in headless Chromium against the real bot (screenshots: var/artifacts/browser/)
+	$(PY) -m pytest tests/browser
+
+faults: train ## real processes: action server down, Rasa restarted or killed under load, PostgreSQL absent
+	$(PY) -m pytest tests/faults
+
+test: lint validate unit e2e smoke security browser faults ## everything CI runs
 
 eval: train ## NLU evaluation: held-out set + cross-validation, per-intent P/R/F1, confusion matrices
 	@scripts/eval.sh
@@ -62,6 +79,9 @@ bench: train ## print training/start-up/latency/RSS numbers (not a test)
 
 bench-wechat: train ## WeChat endpoint latency: p95 at 10 concurrent users, passive vs async share
 	$(PY) scripts/bench_wechat.py $(ARGS)
+
+bench-load: train ## N users at once over REST + WeChat: embedded, scaled and plain `rasa init` (var/bench/)
+	$(PY) scripts/bench_load.py $(ARGS)
 
 lock: ## regenerate requirements/lock.txt from requirements/*.in (needs network)
 	scripts/lock.sh

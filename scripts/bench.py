@@ -113,6 +113,7 @@ def main() -> int:
     endpoints = tmp / "endpoints.yml"
     endpoints.write_text(
         f"action_endpoint:\n  url: http://localhost:{ACTIONS_PORT}/webhook\n"
+        "  headers:\n    X-Anxin-Action-Secret: ${ANXIN_ACTION_SECRET}\n"  # actions/server.py
         f"tracker_store:\n  type: SQL\n  dialect: sqlite\n  db: {tmp / 'tracker.db'}\n"
     )
     env = {
@@ -120,6 +121,9 @@ def main() -> int:
         "RASA_PORT": str(RASA_PORT),
         "ACTIONS_PORT": str(ACTIONS_PORT),
         "ANXIN_ENDPOINTS": str(endpoints),
+        # The benchmark measures the bot, not the per-sender limit (channels/guard.py).
+        "ANXIN_RATE_BURST": "100000",
+        "ANXIN_RATE_PER_MINUTE": "1000000",
     }
     start = time.perf_counter()
     server = subprocess.Popen(
@@ -173,7 +177,7 @@ def main() -> int:
         )
         results["rss_mb"] = {
             "rasa": round(rss_mb("rasa run --model"), 0),
-            "actions": round(rss_mb("rasa_sdk --actions"), 0),
+            "actions": round(rss_mb("actions.server"), 0),
         }
         print(f"  RSS: rasa {results['rss_mb']['rasa']} MB, actions {results['rss_mb']['actions']} MB")
         print(f"  (median of sequential {statistics.median(sequential):.1f} ms)")

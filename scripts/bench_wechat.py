@@ -227,6 +227,7 @@ def main() -> int:
     endpoints = tmp / "endpoints.yml"
     endpoints.write_text(
         f"action_endpoint:\n  url: http://localhost:{args.actions_port}/webhook\n"
+        "  headers:\n    X-Anxin-Action-Secret: ${ANXIN_ACTION_SECRET}\n"  # actions/server.py
         f"tracker_store:\n  type: SQL\n  dialect: sqlite\n  db: {tmp / 'tracker.db'}\n",
         encoding="utf-8",
     )
@@ -237,6 +238,9 @@ def main() -> int:
             "RASA_PORT": str(args.rasa_port),
             "ACTIONS_PORT": str(args.actions_port),
             "ANXIN_ENDPOINTS": str(endpoints),
+            # The benchmark measures the bot, not the per-sender limit (channels/guard.py).
+            "ANXIN_RATE_BURST": "100000",
+            "ANXIN_RATE_PER_MINUTE": "1000000",
             "WECHAT_TOKEN": TOKEN,
             "WECHAT_APPID": APPID,
             "WECHAT_APPSECRET": SECRET,

@@ -38,9 +38,14 @@ MSG
   exit 1
 fi
 
-echo "→ [1/3] creating $VENV with $PY ($("$PY" --version))"
-rm -rf "$VENV"
-"$PY" -m venv "$VENV"
+if [[ -x "$VENV/bin/python" ]] && "$VENV/bin/python" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))'; then
+  # The lock changed: pip installs only what differs, so running servers keep working.
+  echo "→ [1/3] updating $VENV to the changed lock"
+else
+  echo "→ [1/3] creating $VENV with $PY ($("$PY" --version))"
+  rm -rf "$VENV"
+  "$PY" -m venv "$VENV"
+fi
 "$VENV/bin/python" -m pip install --quiet --upgrade "pip>=24"
 
 echo "→ [2/3] installing the pinned lock (about 1 GB on a cold pip cache; a few minutes)"
@@ -52,7 +57,7 @@ echo "→ [2/3] installing the pinned lock (about 1 GB on a cold pip cache; a fe
 echo "→ [3/3] checking the install"
 "$VENV/bin/python" - <<'PY'
 import importlib
-for name in ("rasa", "rasa_sdk", "spacy", "jieba", "opencc", "wechatpy", "jinja2", "docx", "pytest"):
+for name in ("rasa", "rasa_sdk", "spacy", "jieba", "opencc", "wechatpy", "jinja2", "docx", "pytest", "playwright"):
     importlib.import_module(name)
 import rasa, rasa_sdk, spacy
 print(f"  rasa {rasa.__version__}, rasa-sdk {rasa_sdk.__version__}, spacy {spacy.__version__}")

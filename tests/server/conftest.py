@@ -16,6 +16,9 @@ import requests
 ROOT = Path(__file__).resolve().parents[2]
 RASA_PORT = int(os.environ.get("ANXIN_TEST_RASA_PORT", "5105"))
 ACTIONS_PORT = int(os.environ.get("ANXIN_TEST_ACTIONS_PORT", "5155"))
+# run.sh also serves the web chat page: off `make run`'s 8080, and apart for
+# each choice of ANXIN_TEST_RASA_PORT (5105 → 8105), so parallel runs don't collide.
+WEB_PORT = int(os.environ.get("ANXIN_TEST_WEB_PORT", str(RASA_PORT + 3000)))
 START_TIMEOUT = 300
 # The WeChat channel's settings for the servers under test; its API calls go to the
 # fake WeChat API that tests/server/test_wechat.py runs on this port.
@@ -84,7 +87,9 @@ def servers(tmp_path_factory):
     endpoints = tmp / "endpoints.yml"
     endpoints.write_text(
         f"action_endpoint:\n  url: http://localhost:{ACTIONS_PORT}/webhook\n"
-        f"tracker_store:\n  type: SQL\n  dialect: sqlite\n  db: {tmp / 'tracker.db'}\n",
+        "  headers:\n    X-Anxin-Action-Secret: ${ANXIN_ACTION_SECRET}\n"  # actions/server.py
+        f"tracker_store:\n  type: privacy.tracker_store.ErasableSQLTrackerStore\n"
+        f"  dialect: sqlite\n  db: {tmp / 'tracker.db'}\n",
         encoding="utf-8",
     )
     env = {
@@ -92,7 +97,11 @@ def servers(tmp_path_factory):
         **WECHAT_ENV,
         "RASA_PORT": str(RASA_PORT),
         "ACTIONS_PORT": str(ACTIONS_PORT),
+        "WEB_PORT": str(WEB_PORT),
         "ANXIN_ENDPOINTS": str(endpoints),
+        "ANXIN_INCIDENT_DB_URL": f"sqlite:///{tmp / 'incidents.db'}",
+        # A scripted user types faster than a person: a bigger burst, the same steady rate.
+        "ANXIN_RATE_BURST": os.environ.get("ANXIN_TEST_RATE_BURST", "60"),
     }
     log = open(tmp / "run.log", "w")
     process = subprocess.Popen(
@@ -106,7 +115,12 @@ def servers(tmp_path_factory):
     try:
         wait_for(f"http://localhost:{ACTIONS_PORT}/health", process, START_TIMEOUT)
         wait_for(f"http://localhost:{RASA_PORT}/", process, START_TIMEOUT)
-        yield {"process": process, "log": tmp / "run.log", "base": f"http://localhost:{RASA_PORT}"}
+        yield {
+            "process": process,
+            "log": tmp / "run.log",
+            "base": f"http://localhost:{RASA_PORT}",
+            "env": env,  # to start the same servers again (test_lifecycle)
+        }
     finally:
         if process.poll() is None:
             process.send_signal(signal.SIGINT)

@@ -211,6 +211,7 @@ def slow_servers(tmp_path_factory, fake_api):
     endpoints = tmp / "endpoints.yml"
     endpoints.write_text(
         f"action_endpoint:\n  url: http://localhost:{SLOW_ACTIONS_PORT}/webhook\n"
+        "  headers:\n    X-Anxin-Action-Secret: ${ANXIN_ACTION_SECRET}\n"  # actions/server.py
         f"tracker_store:\n  type: SQL\n  dialect: sqlite\n  db: {tmp / 'tracker.db'}\n",
         encoding="utf-8",
     )

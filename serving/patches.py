@@ -1,0 +1,316 @@
+"""Run-time fixes to Rasa 3.6.21 for serving, installed in the Rasa server
+process by ``python -m serving.server`` (scripts/run.sh starts Rasa through it).
+
+Each keeps Rasa's behaviour except where said; tests/unit/test_serving_patches.py
+checks them.
+
+- **Cached validator for action responses.** Rasa calls
+  ``jsonschema.validate(result, schema)`` on every custom-action response,
+  which first re-checks the large, constant schema against the JSON-Schema
+  meta-schema: ~13 ms of CPU per action call, a third of a message's CPU in
+  the Rasa process (measured). Same errors, raised the same way.
+- **Event classes looked up once.** ``Event.resolve_by_type`` walks every
+  subclass of ``Event`` for each stored event it reads back (a tracker of 60
+  events: 60 walks); the answer for a name never changes once found.
+- **A polite reply when the action server fails.** By default a failed custom
+  action (server down, timeout, 5xx) only logs an error: the user gets no
+  answer at all. Now the user gets ``ACTION_FAILED_REPLY`` (once per message)
+  and Rasa carries on as before (the failed action's events are dropped), so
+  the next message works normally once the action server is back. A
+  rejection (HTTP 400, a form's "not this slot") is not a failure.
+- **Action calls time out** after ``ANXIN_ACTION_TIMEOUT`` seconds (default
+  10) instead of Rasa's 5 minutes, so a hung action server gives the reply
+  above within WeChat's retries rather than never.
+- **SQLite tracker store in WAL mode, without a sync per message.** Rasa
+  commits every message to SQLite with SQLite's defaults (rollback journal,
+  ``synchronous=FULL``): an fsync per commit, while the whole server waits
+  (the store is synchronous). WAL with ``synchronous=NORMAL`` still survives a
+  crash of the process intact (a power cut may lose the last commits, never
+  corrupt the file), and readers no longer block the writer.
+- **A conversation lock cannot be lost while waiting for it.** In Rasa's
+  ticket lock a waiting message whose own ticket expires (it waited longer
+  than ``TICKET_LOCK_LIFETIME``, e.g. behind a process that died holding the
+  lock) can never be served: it waits until the HTTP request times out and
+  the user gets nothing (measured: 60 s, then an empty answer). Now a waiter
+  goes ahead as soon as no unexpired ticket is ahead of its own, and checks
+  every 0.1 s instead of every second (a user's quick second message no
+  longer waits a whole second).
+- **The loaded model is kept out of garbage collection** (``gc.freeze()`` once
+  the model is loaded). Python's full collections otherwise walk the ~650,000
+  objects of TensorFlow, spaCy and the model every few hundred messages:
+  a 0.3 s stall of the whole server each time (measured), for nothing, since
+  those objects live as long as the process.
+- **Retried messages are answered once.** A message may carry an id
+  (``metadata["message_id"]``; channels/rest.py reads the ``X-Anxin-Message-Id``
+  header the proxy sets, serving/proxy.py). It becomes the stored user
+  event's ``message_id``. A retry (``metadata["retry"]``, header
+  ``X-Anxin-Retry``, sent by the proxy when a Rasa process died with the
+  request in flight) whose id is already in the conversation is not
+  processed again: the bot messages stored after it are sent instead.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+ACTION_FAILED_REPLY = (
+    "抱歉，我这边暂时出了点问题，没能处理好这条消息。请稍后再试一次，之前说过的内容都还在。"
+    "如果有人威胁您或家人的人身安全，请立即拨打 110。"
+)
+DEFAULT_ACTION_TIMEOUT = 10.0
+MESSAGE_ID_KEY = "message_id"
+RETRY_KEY = "retry"
+
+_installed = False
+
+
+# --- cached validator for action responses ---------------------------------------------------------
+
+
+def _cached_action_response_validation() -> None:
+    import jsonschema
+    from jsonschema.exceptions import best_match
+    from rasa.core.actions.action import RemoteAction
+    from rasa.shared.constants import DOCS_BASE_URL
+
+    schema = RemoteAction.action_response_format_spec()
+    validator_class = jsonschema.validators.validator_for(schema)
+    validator_class.check_schema(schema)
+    validator = validator_class(schema)
+
+    def _validate_action_result(self: RemoteAction, result: dict[str, Any]) -> bool:
+        # What jsonschema.validate(result, schema) does, minus re-checking the schema.
+        error = best_match(validator.iter_errors(result))
+        if error is None:
+            return True
+        error.message += (
+            ". Failed to validate Action server response from API, "
+            "make sure your response from the Action endpoint is valid. "
+            f"For more information about the format visit {DOCS_BASE_URL}/custom-actions"
+        )
+        raise error
+
+    RemoteAction._validate_action_result = _validate_action_result
+
+
+# --- event classes looked up once ------------------------------------------------------------------
+
+
+def _cached_event_types() -> None:
+    from rasa.shared.core.events import Event
+
+    original = Event.resolve_by_type
+    found: dict[str, type] = {}
+
+    def resolve_by_type(type_name: str, default: type | None = None) -> type | None:
+        cls = found.get(type_name)
+        if cls is not None:
+            return cls
+        cls = original(type_name, default)
+        if cls is not None and cls is not default and getattr(cls, "type_name", None) == type_name:
+            found[type_name] = cls
+        return cls
+
+    Event.resolve_by_type = staticmethod(resolve_by_type)
+
+
+# --- failed custom actions -------------------------------------------------------------------------
+
+
+def action_timeout(env: dict[str, str] | None = None) -> float:
+    env = os.environ if env is None else env
+    try:
+        value = float(env.get("ANXIN_ACTION_TIMEOUT", "") or DEFAULT_ACTION_TIMEOUT)
+    except ValueError:
+        return DEFAULT_ACTION_TIMEOUT
+    return value if value > 0 else DEFAULT_ACTION_TIMEOUT
+
+
+async def apologise_once(output_channel: Any, recipient_id: str) -> None:
+    """Send ACTION_FAILED_REPLY on this message's output channel, at most once."""
+    if output_channel is None or getattr(output_channel, "_anxin_apologised", False):
+        return
+    try:
+        output_channel._anxin_apologised = True
+    except AttributeError:
+        return
+    try:
+        await output_channel.send_text_message(recipient_id, ACTION_FAILED_REPLY)
+    except Exception as error:  # the reply is a courtesy; never make things worse
+        logger.warning("serving.apology.failed error=%s", type(error).__name__)
+
+
+def _polite_action_failures() -> None:
+    import rasa.core.actions.action as action_module
+    from rasa.core.actions.action import ActionExecutionRejection, RemoteAction
+
+    action_module.DEFAULT_REQUEST_TIMEOUT = action_timeout()
+    original_run = RemoteAction.run
+
+    async def run(self: RemoteAction, output_channel, nlg, tracker, domain):  # type: ignore[no-untyped-def]
+        try:
+            return await original_run(self, output_channel, nlg, tracker, domain)
+        except ActionExecutionRejection:
+            raise
+        except Exception as error:
+            logger.error(
+                "serving.action.failed action=%s error=%s; the user is asked to try again",
+                self.name(),
+                type(error).__name__,
+            )
+            await apologise_once(output_channel, tracker.sender_id)
+            raise
+
+    RemoteAction.run = run
+
+
+# --- conversation locks --------------------------------------------------------------------------
+
+LOCK_POLL_SECONDS = 0.1
+
+
+def nobody_ahead(lock: Any, ticket: int) -> bool:
+    """True when no live ticket older than ``ticket`` holds the lock."""
+    return all(t.number >= ticket for t in lock.tickets if not t.has_expired())
+
+
+def _reliable_lock_waits() -> None:
+    import asyncio
+
+    from rasa.core.lock import TicketLock
+    from rasa.core.lock_store import LockStore
+
+    async def _acquire_lock(self: LockStore, conversation_id: str, ticket: int, wait_time_in_seconds: float):  # type: ignore[no-untyped-def]
+        wait = min(wait_time_in_seconds, LOCK_POLL_SECONDS)
+        while True:
+            lock = self.get_lock(conversation_id)
+            if not lock:  # every ticket expired and the lock was removed: nobody holds it
+                return TicketLock(conversation_id)
+            if not lock.is_locked(ticket) or nobody_ahead(lock, ticket):
+                return lock
+            await asyncio.sleep(wait)
+            self.update_lock(conversation_id)
+
+    LockStore._acquire_lock = _acquire_lock
+
+
+# --- retried messages answered once ----------------------------------------------------------------
+
+
+def stored_replies(events: Any, message_id: str) -> list[dict[str, Any]] | None:
+    """The bot messages stored after the user message ``message_id``, or None if it is not stored."""
+    from rasa.shared.core.events import BotUttered, UserUttered
+
+    replies: list[dict[str, Any]] | None = None
+    for event in events:
+        if isinstance(event, UserUttered):
+            if replies is not None:
+                break
+            if event.message_id == message_id:
+                replies = []
+        elif replies is not None and isinstance(event, BotUttered):
+            replies.append(event.message())
+    return replies
+
+
+def _message_id(message: Any) -> tuple[str | None, bool]:
+    metadata = getattr(message, "metadata", None)
+    if not isinstance(metadata, dict):
+        return None, False
+    value = metadata.get(MESSAGE_ID_KEY)
+    if not isinstance(value, str) or not value or len(value) > 128:
+        return None, False
+    return value, bool(metadata.get(RETRY_KEY))
+
+
+def _idempotent_retries() -> None:
+    from rasa.core.agent import Agent
+
+    original = Agent.handle_message
+
+    async def handle_message(self: Agent, message):  # type: ignore[no-untyped-def]
+        message_id, retry = _message_id(message)
+        if message_id is None:
+            return await original(self, message)
+        message.message_id = message_id
+        if not retry or not self.is_ready():
+            return await original(self, message)
+        async with self.lock_store.lock(message.sender_id):
+            tracker = await self.tracker_store.retrieve(message.sender_id)
+            replies = stored_replies(tracker.events, message_id) if tracker else None
+            if replies is None:
+                return await self.processor.handle_message(message)
+            logger.info("serving.retry.replayed replies=%d", len(replies))
+            for reply in replies:
+                await message.output_channel.send_response(message.sender_id, reply)
+            return getattr(message.output_channel, "messages", None)
+
+    Agent.handle_message = handle_message
+
+
+# --- SQLite in WAL mode ----------------------------------------------------------------------------
+
+
+def _sqlite_wal() -> None:
+    import sqlite3
+
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    @event.listens_for(Engine, "connect")
+    def _pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+        if not isinstance(dbapi_connection, sqlite3.Connection):
+            return
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA busy_timeout=5000")
+        except sqlite3.Error as error:  # e.g. a read-only file: keep Rasa's defaults
+            logger.warning("serving.sqlite.pragmas_failed error=%s", error)
+        finally:
+            cursor.close()
+
+
+# --- garbage collection ----------------------------------------------------------------------------
+
+
+def freeze_after(load: Any) -> Any:
+    """``load`` (an async model loader), followed by gc.collect() and gc.freeze()."""
+    import gc
+
+    @functools.wraps(load)
+    async def load_agent(*args: Any, **kwargs: Any):  # type: ignore[no-untyped-def]
+        agent = await load(*args, **kwargs)
+        gc.collect()
+        gc.freeze()
+        logger.info("serving.gc.frozen objects=%d", gc.get_freeze_count())
+        return agent
+
+    return load_agent
+
+
+def _freeze_model_objects() -> None:
+    import rasa.core.agent as agent_module
+
+    agent_module.load_agent = freeze_after(agent_module.load_agent)
+
+
+def install() -> None:
+    """Install every fix once (idempotent)."""
+    global _installed
+    if _installed:
+        return
+    _cached_action_response_validation()
+    _cached_event_types()
+    _polite_action_failures()
+    _idempotent_retries()
+    _reliable_lock_waits()
+    _sqlite_wal()
+    _freeze_model_objects()
+    _installed = True
