@@ -119,6 +119,7 @@ def main() -> int:
     env = {
         **os.environ,
         "RASA_PORT": str(RASA_PORT),
+        "WEB_PORT": str(RASA_PORT + 3000),  # not make run's 8080
         "ACTIONS_PORT": str(ACTIONS_PORT),
         "ANXIN_ENDPOINTS": str(endpoints),
         # The benchmark measures the bot, not the per-sender limit (channels/guard.py).

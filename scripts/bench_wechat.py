@@ -236,6 +236,7 @@ def main() -> int:
         env = {
             **os.environ,
             "RASA_PORT": str(args.rasa_port),
+            "WEB_PORT": str(args.rasa_port + 3000),  # not make run's 8080
             "ACTIONS_PORT": str(args.actions_port),
             "ANXIN_ENDPOINTS": str(endpoints),
             # The benchmark measures the bot, not the per-sender limit (channels/guard.py).

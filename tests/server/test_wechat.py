@@ -222,6 +222,7 @@ def slow_servers(tmp_path_factory, fake_api):
         "WECHAT_TEXT_LIMIT": str(TEXT_LIMIT),
         "RASA_PORT": str(SLOW_RASA_PORT),
         "ACTIONS_PORT": str(SLOW_ACTIONS_PORT),
+        "WEB_PORT": str(SLOW_RASA_PORT + 3000),  # not make run's 8080
         "ANXIN_ENDPOINTS": str(endpoints),
     }
     log = open(tmp / "run.log", "w")
