@@ -26,7 +26,7 @@ from advisor.replies import MAX_BUBBLE
 from incidents import rules
 from incidents.phones import find_phones, normalize_phone
 from incidents.store import get_store
-from incidents.timeparse import parse_time
+from incidents.timeparse import SHANGHAI, parse_time
 
 INCIDENT_SLOTS = (
     "incident_time",
@@ -132,7 +132,20 @@ class ValidateIncidentForm(FormValidation):
         found = _time_slots(_answer_text(tracker), dispatcher, asked)
         if found is not None:
             return found
-        return self._missed(dispatcher, tracker, "incident_time") if asked else {}
+        if not asked:
+            return {}
+        # Twice not understood: the day is today, the hour unknown; nothing the user
+        # said is lost, and the entry can be corrected later.
+        today = datetime.now(SHANGHAI).replace(tzinfo=None, hour=12, minute=0, second=0, microsecond=0)
+        fallback = {
+            "incident_time": today.isoformat(),
+            "incident_time_text": "时间不详",
+            "incident_time_precision": "day",
+        }
+        missed = self._missed(dispatcher, tracker, "incident_time", fallback=fallback["incident_time"])
+        if missed.get("incident_time"):
+            missed.update(fallback)
+        return missed
 
     async def extract_incident_caller(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -161,9 +174,12 @@ class ValidateIncidentForm(FormValidation):
         if tracker.get_slot("incident_contacted"):
             return {}
         asked = _asked(tracker, "incident_contacted")
-        who = incident_text.contacted_person(_answer_text(tracker), asked)
+        text = _answer_text(tracker)
+        who = incident_text.contacted_person(text, asked)
         if who:
             return {"incident_contacted": who}
+        if asked and incident_text.is_skip(text):
+            return {"incident_contacted": "不清楚"}
         return self._missed(dispatcher, tracker, "incident_contacted", fallback="不清楚") if asked else {}
 
     async def extract_incident_description(
@@ -182,9 +198,10 @@ class ValidateIncidentForm(FormValidation):
                 return {}
             description = "" if incident_text.is_skip(text) else text
             return {**found, "incident_description": description, "incident_behaviours": behaviours}
-        # The message that opened the form describes the call when it names
-        # what was done ("骂人", "威胁") — then it is not asked again.
-        if behaviours and tracker.get_slot("requested_slot") is None:
+        # The message that opened the form describes the call when it names what
+        # was done ("骂人", "威胁") or what was said ("说再不还…") — then it is not asked again.
+        telling = behaviours or "说" in text or len(text) >= 30
+        if telling and tracker.get_slot("requested_slot") is None:
             return {**found, "incident_description": text, "incident_behaviours": behaviours}
         return found
 
@@ -207,7 +224,8 @@ class ValidateIncidentForm(FormValidation):
             return {}
         misses = int(tracker.get_slot("incident_retries") or 0) + 1
         if misses >= MAX_MISSES and fallback is not None:
-            dispatcher.utter_message(text="没关系，这一项先空着，以后可以再改。")
+            moving_on = "时间先记成今天、具体几点不详" if slot == "incident_time" else "这一项先空着"
+            dispatcher.utter_message(text=f"没关系，{moving_on}，以后可以再改。")
             return {slot: fallback, "incident_retries": 0}
         dispatcher.utter_message(response=f"utter_explain_{slot}")
         return {"incident_retries": misses}

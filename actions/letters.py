@@ -299,7 +299,7 @@ class ActionWriteLetter(Action):
             )
         after.append(f"交给：{letter.recipient}。方式：{letter.channel}。")
         after.extend(letter.notes)
-        after.append("发出以后告诉我，比如“已经向平台投诉了，工单号12345”，我帮您记下日期，到期提醒您跟进。")
+        after.append("发出以后告诉我，比如“已经向平台投诉了，工单号是 A2026…”，我帮您记下日期，到期提醒您跟进。")
         for line in after:
             dispatcher.utter_message(text=line)
         return reset
