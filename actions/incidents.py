@@ -21,6 +21,7 @@ from rasa_sdk.types import DomainDict
 import knowledge
 from actions import incident_text
 from actions.common import intent_name, latest_entities, latest_text
+from actions.forms import INTERRUPTIONS as TRIAGE_INTERRUPTIONS
 from actions.forms import FormValidation, _answer_text
 from advisor.replies import MAX_BUBBLE
 from incidents import rules
@@ -42,25 +43,8 @@ INCIDENT_SLOTS = (
 )
 MAX_MISSES = 2
 # Not answers to the form's question: the form steps aside for the rules.
-INTERRUPTIONS = {
-    "safety_despair",
-    "faq",
-    "ask_family_liability",
-    "ask_where_complain",
-    "bot_challenge",
-    "ask_capabilities",
-    "greet",
-    "goodbye",
-    "out_of_scope",
-    "log_incident",
-    "show_log",
-    "correct_incident",
-    "delete_incident",
-    "request_letter",
-    "record_submission",
-    "delete_my_data",
-    "ask_privacy",
-}
+# A threat is what many calls are about: while logging, it is the description.
+INTERRUPTIONS = TRIAGE_INTERRUPTIONS - {"safety_threat", "ask_what_to_say", "thanks"}
 CONTENT_WORDS = ("说了", "原话", "内容", "说要", "他说", "她说", "对方说", "骂", "威胁", "做了")
 
 
@@ -117,7 +101,6 @@ def _time_slots(text: str, dispatcher: CollectingDispatcher, asked: bool) -> dic
 class ValidateIncidentForm(FormValidation):
     """Fills the entry being recorded from whatever the user already said."""
 
-    # A threat is what many calls are about: while logging, it is the description.
     step_aside_for = frozenset(INTERRUPTIONS)
 
     def name(self) -> str:

@@ -49,6 +49,7 @@ from typing import Any
 from jinja2 import ChainableUndefined, Environment, FileSystemLoader
 
 import knowledge
+from channels.wechat_format import MAX_BYTES, split_utf8
 from incidents import rules
 from incidents.phones import mask_phone, mask_phones_in, normalize_phone
 
@@ -398,37 +399,14 @@ def response_due(kind: str, submitted_on: date, kb: knowledge.Knowledge | None =
 
 # -- WeChat ------------------------------------------------------------------
 
-# Preferred places to cut, best first: paragraph, line, end of a sentence.
-_BREAKS = ("\n\n", "\n", "。", "！", "？", "；", "，", "、", " ")
 
-
-def split_for_wechat(text: str, limit_bytes: int = 2048) -> list[str]:
-    """``text`` in pieces of at most ``limit_bytes`` UTF-8 bytes, in order,
-    cut at a paragraph, line or sentence end where one is near, never inside
-    a character. Blank space at the cuts is dropped."""
+def split_for_wechat(text: str, limit_bytes: int = MAX_BYTES) -> list[str]:
+    """``text`` in pieces of at most ``limit_bytes`` UTF-8 bytes, in order, cut
+    where the WeChat channel cuts (``channels.wechat_format.split_utf8``).
+    Anything that is not text gives no pieces."""
     if limit_bytes < 4:
         raise ValueError("limit_bytes must allow one UTF-8 character (4 bytes)")
     if not isinstance(text, str):
         return []
     # Lone surrogates cannot be sent as UTF-8 at all.
-    rest = text.encode("utf-8", "replace").decode("utf-8").strip()
-    chunks: list[str] = []
-    while rest:
-        encoded = rest.encode("utf-8")
-        if len(encoded) <= limit_bytes:
-            chunks.append(rest)
-            break
-        # Decoding a byte prefix with errors="ignore" drops a character cut in half.
-        fitting = len(encoded[:limit_bytes].decode("utf-8", errors="ignore"))
-        head = rest[:fitting]
-        cut = fitting
-        for mark in _BREAKS:
-            at = head.rfind(mark)
-            # A break too early would leave a tiny piece; then cut mid-sentence.
-            if at > 0 and at + len(mark) >= fitting // 2:
-                cut = at + len(mark)
-                break
-        chunk, rest = rest[:cut].strip(), rest[cut:].strip()
-        if chunk:
-            chunks.append(chunk)
-    return chunks
+    return split_utf8(text.encode("utf-8", "replace").decode("utf-8"), limit_bytes)

@@ -16,14 +16,12 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import signal
-import subprocess
-import time
 from pathlib import Path
 
 import pytest
-import requests
 import yaml
+
+from tests.run_sh import running
 
 ROOT = Path(__file__).resolve().parents[2]
 RASA_PORT = int(os.environ.get("ANXIN_BROWSER_RASA_PORT", "5205"))
@@ -83,20 +81,6 @@ def browser():
     playwright.stop()
 
 
-def wait_for(url: str, process: subprocess.Popen, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"run.sh exited with {process.returncode} before {url} answered")
-        try:
-            if requests.get(url, timeout=2).status_code == 200:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.5)
-    raise TimeoutError(url)
-
-
 @pytest.fixture(scope="session")
 def servers(browser, tmp_path_factory):
     """scripts/run.sh with its own ports, tracker database and action endpoint."""
@@ -119,28 +103,13 @@ def servers(browser, tmp_path_factory):
         "ANXIN_INCIDENT_DB_URL": f"sqlite:///{tmp / 'incidents.db'}",
     }
     env.pop("ANXIN_CORS_ORIGIN", None)  # the page's own origins, as `make run` sets them
-    log = open(tmp / "run.log", "w")
-    process = subprocess.Popen(
-        ["bash", "scripts/run.sh"],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    try:
-        wait_for(f"http://localhost:{ACTIONS_PORT}/health", process, START_TIMEOUT)
-        wait_for(f"http://localhost:{RASA_PORT}/", process, START_TIMEOUT)
-        wait_for(f"http://127.0.0.1:{WEB_PORT}/health", process, START_TIMEOUT)
+    ready = [
+        f"http://localhost:{ACTIONS_PORT}/health",
+        f"http://localhost:{RASA_PORT}/",
+        f"http://127.0.0.1:{WEB_PORT}/health",
+    ]
+    with running(env, tmp / "run.log", ready, START_TIMEOUT) as process:
         yield {"process": process, "log": tmp / "run.log", "logs": tmp / "log"}
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGINT)
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-        log.close()
 
 
 @pytest.fixture
@@ -169,9 +138,11 @@ class Chat:
         # The page must live within its own Content-Security-Policy.
         page.on(
             "console",
-            lambda message: self.errors.append(message.text)
-            if message.type == "error" and "Content Security Policy" in message.text
-            else None,
+            lambda message: (
+                self.errors.append(message.text)
+                if message.type == "error" and "Content Security Policy" in message.text
+                else None
+            ),
         )
 
     def open(self, url: str = PAGE) -> Chat:

@@ -11,9 +11,7 @@ for the security tests, on ports of their own, with:
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
-import time
 import uuid
 from pathlib import Path
 
@@ -21,6 +19,7 @@ import pytest
 import requests
 
 from scripts.wechat_sim import WeChatSim
+from tests.run_sh import running
 
 ROOT = Path(__file__).resolve().parents[2]
 RASA_PORT = int(os.environ.get("ANXIN_TEST_SECURITY_RASA_PORT", "5405"))
@@ -52,20 +51,6 @@ SERVER_ENV = {
     "WECHAT_API_BASE": f"http://127.0.0.1:{WECHAT_API_PORT}",
     "WECHAT_REDIS_URL": "",
 }
-
-
-def wait_for(url: str, process: subprocess.Popen, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"run.sh exited with {process.returncode} before {url} answered")
-        try:
-            if requests.get(url, timeout=2).status_code == 200:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.5)
-    raise TimeoutError(url)
 
 
 class Servers:
@@ -123,27 +108,9 @@ def servers(tmp_path_factory):
         "ANXIN_INCIDENT_DB_URL": f"sqlite:///{tmp / 'incidents.db'}",
     }
     env.pop("ANXIN_CORS_ORIGIN", None)  # run.sh's default: the web page's origins
-    log = open(tmp / "run.log", "w")
-    process = subprocess.Popen(
-        ["bash", "scripts/run.sh"],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    try:
-        wait_for(f"http://localhost:{ACTIONS_PORT}/health", process, START_TIMEOUT)
-        wait_for(f"http://localhost:{RASA_PORT}/", process, START_TIMEOUT)
+    ready = [f"http://localhost:{ACTIONS_PORT}/health", f"http://localhost:{RASA_PORT}/"]
+    with running(env, tmp / "run.log", ready, START_TIMEOUT) as process:
         yield Servers(tmp, process)
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGINT)
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-        log.close()
 
 
 @pytest.fixture

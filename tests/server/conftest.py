@@ -4,14 +4,13 @@ for the whole module, on ports of their own, and talk to them over HTTP."""
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
-import time
 import uuid
 from pathlib import Path
 
 import pytest
 import requests
+
+from tests.run_sh import running
 
 ROOT = Path(__file__).resolve().parents[2]
 RASA_PORT = int(os.environ.get("ANXIN_TEST_RASA_PORT", "5105"))
@@ -62,20 +61,6 @@ class Bot:
         return Bot(self.base)
 
 
-def wait_for(url: str, process: subprocess.Popen, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"run.sh exited with {process.returncode} before {url} answered")
-        try:
-            if requests.get(url, timeout=2).status_code == 200:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.5)
-    raise TimeoutError(url)
-
-
 def pytest_collection_modifyitems(items):
     # test_lifecycle stops the shared servers, so it runs after every other module.
     items.sort(key=lambda item: item.path.name == "test_lifecycle.py")
@@ -103,32 +88,15 @@ def servers(tmp_path_factory):
         # A scripted user types faster than a person: a bigger burst, the same steady rate.
         "ANXIN_RATE_BURST": os.environ.get("ANXIN_TEST_RATE_BURST", "60"),
     }
-    log = open(tmp / "run.log", "w")
-    process = subprocess.Popen(
-        ["bash", "scripts/run.sh"],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    try:
-        wait_for(f"http://localhost:{ACTIONS_PORT}/health", process, START_TIMEOUT)
-        wait_for(f"http://localhost:{RASA_PORT}/", process, START_TIMEOUT)
+    ready = [f"http://localhost:{ACTIONS_PORT}/health", f"http://localhost:{RASA_PORT}/"]
+    with running(env, tmp / "run.log", ready) as process:
         yield {
             "process": process,
             "log": tmp / "run.log",
             "base": f"http://localhost:{RASA_PORT}",
             "env": env,  # to start the same servers again (test_lifecycle)
+            "ready": ready,
         }
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGINT)
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-        log.close()
 
 
 @pytest.fixture

@@ -4,15 +4,14 @@ and what a user recorded survives a restart until they erase it.
 Named to run last: it stops the servers the other tests share.
 """
 
-import os
 import signal
-import subprocess
 import uuid
 
 import pytest
 import requests
 
-from tests.server.conftest import ACTIONS_PORT, RASA_PORT, ROOT, WEB_PORT, Bot, wait_for
+from tests.run_sh import running
+from tests.server.conftest import ACTIONS_PORT, RASA_PORT, WEB_PORT, Bot
 
 # One user who records a call before the restart and erases it after.
 SENDER = f"restart-{uuid.uuid4().hex[:8]}"
@@ -46,28 +45,10 @@ def test_ctrl_c_stops_all_servers(servers):
 @pytest.fixture
 def restarted(servers, tmp_path):
     """The same servers (same databases) started again after Ctrl-C."""
-    log = open(tmp_path / "run-again.log", "w")
-    process = subprocess.Popen(
-        ["bash", "scripts/run.sh"],
-        cwd=ROOT,
-        env=servers["env"],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    try:
-        wait_for(f"http://localhost:{ACTIONS_PORT}/health", process, 300)
-        wait_for(f"http://localhost:{RASA_PORT}/", process, 300)
+    with running(servers["env"], tmp_path / "run-again.log", servers["ready"]):
         user = Bot(servers["base"])
         user.sender = SENDER
         yield user
-    finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-        log.close()
 
 
 def test_the_log_survives_a_restart_and_delete_my_data_erases_it(restarted):

@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import sqlite3
-import subprocess
 import threading
 import time
 from pathlib import Path
@@ -25,7 +23,8 @@ import requests
 from channels.wechat import TEXT_ONLY_REPLY, VOICE_UNCLEAR_REPLY
 from scripts.wechat_sim import WeChatSim, _xml
 from tests.fake_wechat_api import FakeWeChatAPI
-from tests.server.conftest import ROOT, START_TIMEOUT, WECHAT_API_PORT, WECHAT_ENV, wait_for
+from tests.run_sh import running
+from tests.server.conftest import ROOT, START_TIMEOUT, WECHAT_API_PORT, WECHAT_ENV
 
 SLOW_RASA_PORT = int(os.environ.get("ANXIN_TEST_SLOW_RASA_PORT", "5305"))
 SLOW_ACTIONS_PORT = int(os.environ.get("ANXIN_TEST_SLOW_ACTIONS_PORT", "5355"))
@@ -225,27 +224,9 @@ def slow_servers(tmp_path_factory, fake_api):
         "WEB_PORT": str(SLOW_RASA_PORT + 3000),  # not make run's 8080
         "ANXIN_ENDPOINTS": str(endpoints),
     }
-    log = open(tmp / "run.log", "w")
-    process = subprocess.Popen(
-        ["bash", "scripts/run.sh"],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    try:
-        wait_for(f"http://localhost:{SLOW_ACTIONS_PORT}/health", process, START_TIMEOUT)
-        wait_for(f"http://localhost:{SLOW_RASA_PORT}/", process, START_TIMEOUT)
+    ready = [f"http://localhost:{SLOW_ACTIONS_PORT}/health", f"http://localhost:{SLOW_RASA_PORT}/"]
+    with running(env, tmp / "run.log", ready, START_TIMEOUT):
         yield {"base": f"http://localhost:{SLOW_RASA_PORT}", "tracker_db": tmp / "tracker.db"}
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGINT)
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-        log.close()
 
 
 # Each of these calls the action server: a turn that never waits on I/O finishes before the
