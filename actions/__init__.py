@@ -4,4 +4,4 @@ One module per concern; each action gathers slots and dispatches replies
 built by ``advisor`` from the knowledge file.
 """
 
-from actions import answers, flow, forms, options  # noqa: F401  (registers actions)
+from actions import answers, faq, flow, forms, options  # noqa: F401  (registers actions)

@@ -14,15 +14,6 @@ from advisor import replies
 from advisor.roles import infer_role
 
 
-def _role(tracker: Tracker) -> tuple:
-    """The known role, or one read from the latest message (and its event)."""
-    role = tracker.get_slot("user_role")
-    if role:
-        return role, []
-    role = infer_role(latest_text(tracker), latest_entities(tracker, "relation"))
-    return role, ([SlotSet("user_role", role)] if role else [])
-
-
 def _lender(tracker: Tracker) -> tuple:
     lender = tracker.get_slot("lender")
     if lender:
@@ -52,20 +43,6 @@ class ActionTriageSummary(Action):
         )
         send(dispatcher, reply)
         return []
-
-
-class ActionExplainFamilyLiability(Action):
-    """Does the family have to pay? With the spouse/guarantor/heir nuances."""
-
-    def name(self) -> str:
-        return "action_explain_family_liability"
-
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
-    ) -> list[dict[str, Any]]:
-        role, events = _role(tracker)
-        send(dispatcher, replies.family_liability(role))
-        return events
 
 
 class ActionWhereToComplain(Action):

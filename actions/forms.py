@@ -21,6 +21,7 @@ from rasa_sdk.types import DomainDict
 
 import knowledge
 from actions.common import conversation_entities, intent_name, latest_entities, latest_text, send
+from actions.faq import FAMILY_LIABILITY, faq_key
 from actions.options import chosen_button
 from advisor import replies
 from advisor.replies import Reply
@@ -30,9 +31,7 @@ from advisor.roles import infer_role
 # so that a rule can answer (FAQ, safety, ...) before the form resumes.
 INTERRUPTIONS = {
     "faq",
-    "ask_family_liability",
     "ask_where_complain",
-    "ask_what_to_say",
     "safety_threat",
     "safety_despair",
     "bot_challenge",
@@ -80,14 +79,14 @@ MIN_FAQ_ANSWER = 0.5  # and the response selector is sure which answer fits
 
 
 def _asked_faq(tracker: Tracker) -> str | None:
-    """The FAQ answer for a question asked inside a report, if the NLU is sure of it."""
+    """The FAQ (its key) asked inside a report, if the NLU is sure of it."""
     message = tracker.latest_message
     if not QUESTION.search(message.get("text") or ""):
         return None
     ranking = {i.get("name"): i.get("confidence", 0) for i in message.get("intent_ranking") or []}
     response = ((message.get("response_selector") or {}).get("faq") or {}).get("response") or {}
     if ranking.get("faq", 0) >= MIN_FAQ_INTENT and response.get("confidence", 0) >= MIN_FAQ_ANSWER:
-        return response.get("utter_action")
+        return faq_key(message)
     return None
 
 
@@ -144,14 +143,16 @@ class ValidateTriageForm(FormValidation):
         if tracker.get_slot("requested_slot") is not None:
             return events
         faq = _asked_faq(tracker)
-        if faq:
-            dispatcher.utter_message(response=faq)
-        elif LIABILITY_QUESTION.search(latest_text(tracker)):
+        if faq == FAMILY_LIABILITY or (faq is None and LIABILITY_QUESTION.search(latest_text(tracker))):
             role = next(
                 (e["value"] for e in events if e.get("name") == "user_role"), None
             ) or tracker.get_slot("user_role")
             if role and role != "borrower":
                 send(dispatcher, Reply(replies.family_liability(role).bubbles))
+            elif faq:
+                dispatcher.utter_message(response=f"utter_faq/{faq}")
+        elif faq:
+            dispatcher.utter_message(response=f"utter_faq/{faq}")
         return events
 
     def name(self) -> str:

@@ -44,7 +44,7 @@ INCIDENT_SLOTS = (
 MAX_MISSES = 2
 # Not answers to the form's question: the form steps aside for the rules.
 # A threat is what many calls are about: while logging, it is the description.
-INTERRUPTIONS = TRIAGE_INTERRUPTIONS - {"safety_threat", "ask_what_to_say", "thanks"}
+INTERRUPTIONS = TRIAGE_INTERRUPTIONS - {"safety_threat", "thanks"}
 CONTENT_WORDS = ("说了", "原话", "内容", "说要", "他说", "她说", "对方说", "骂", "威胁", "做了")
 
 

@@ -6,6 +6,7 @@ Each bubble stays within WeChat-friendly length (~300 characters).
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 
 import knowledge
@@ -35,10 +36,19 @@ def option(title: str, payload: str) -> dict[str, str]:
     return {"title": title, "payload": payload}
 
 
+def faq_payload(key: str) -> str:
+    """A button that asks FAQ ``key`` (answered by action_answer_faq)."""
+    return "/faq" + json.dumps({"faq_topic": key}, separators=(",", ":"))
+
+
+FAQ_FAMILY_LIABILITY = faq_payload("family_liability")
+FAQ_WHAT_TO_SAY = faq_payload("what_to_say")
+
+
 MENU = [
     option("可以去哪里投诉", "/ask_where_complain"),
-    option("接到电话怎么说", "/ask_what_to_say"),
-    option("家人要替他还钱吗", "/ask_family_liability"),
+    option("接到电话怎么说", FAQ_WHAT_TO_SAY),
+    option("家人要替他还钱吗", FAQ_FAMILY_LIABILITY),
 ]
 
 
@@ -72,7 +82,7 @@ def family_liability(role: str | None) -> Reply:
         kb.fact_texts(facts),
         [
             option("可以去哪里投诉", "/ask_where_complain"),
-            option("接到电话怎么说", "/ask_what_to_say"),
+            option("接到电话怎么说", FAQ_WHAT_TO_SAY),
         ],
     )
 
@@ -107,8 +117,8 @@ def where_to_complain(lender_key: str | None) -> Reply:
         ]
     else:
         buttons = [
-            option("家人要替他还钱吗", "/ask_family_liability"),
-            option("接到电话怎么说", "/ask_what_to_say"),
+            option("家人要替他还钱吗", FAQ_FAMILY_LIABILITY),
+            option("接到电话怎么说", FAQ_WHAT_TO_SAY),
         ]
     return Reply(bubbles, buttons)
 

@@ -18,9 +18,8 @@ MAX_MESSAGE_CHARS = 2000
 # Intents our buttons send, with the entities each may carry.
 BUTTON_PAYLOADS: dict[str, set[str]] = {
     "report_harassment": set(),
-    "ask_family_liability": set(),
     "ask_where_complain": set(),
-    "ask_what_to_say": set(),
+    "faq": {"faq_topic"},
     "inform": {"relation", "lender"},
     "restart": set(),
     "greet": set(),

@@ -49,9 +49,9 @@ SUCCESS = "success"  # WeChat's "received, no passive reply" answer
 # Menu buttons (EventKey of CLICK events) → the intent payloads our buttons use.
 MENU_PAYLOADS = {
     "MENU_HARASSED": "/report_harassment",
-    "MENU_LIABILITY": "/ask_family_liability",
+    "MENU_LIABILITY": '/faq{"faq_topic":"family_liability"}',
     "MENU_COMPLAIN": "/ask_where_complain",
-    "MENU_WHAT_TO_SAY": "/ask_what_to_say",
+    "MENU_WHAT_TO_SAY": '/faq{"faq_topic":"what_to_say"}',
 }
 SUBSCRIBE_PAYLOAD = "/greet"
 

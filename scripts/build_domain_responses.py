@@ -2,8 +2,9 @@
 
 Responses that state facts (FAQ answers, safety messages, the disclaimer)
 are written from the knowledge file so that operators correct a fact in one
-place. They are plain domain responses (not custom actions) so that they keep
-working when the action server is down — safety messages above all.
+place. They are plain domain responses: the safety messages are sent by rules
+alone, so they keep working when the action server is down; the FAQ answers
+are sent by action_answer_faq (which tailors the family-liability answer).
 
 Usage: python scripts/build_domain_responses.py [--check]
   --check  exit 1 if the committed file is out of date (used by the tests).
@@ -31,7 +32,7 @@ HEADER = (
 
 def render(kb: knowledge.Knowledge) -> str:
     responses = {f"utter_faq/{key}": [{"text": kb.faq_answer(key)}] for key in kb.faq}
-    for name, facts in kb.data.get("responses", {}).items():
+    for name, facts in (kb.data.get("responses") or {}).items():
         responses[name] = [{"text": "\n".join(kb.fact_texts(facts))}]
     responses["utter_safety_threat"] = [{"text": kb.fact("safety_threat")}]
     responses["utter_safety_despair"] = [

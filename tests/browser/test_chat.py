@@ -49,9 +49,9 @@ def test_a_quick_reply_chip_sends_its_payload_and_shows_its_title(chat):
     page.get_by_role("group", name="快捷回复").get_by_role("button", name="家人要替他还钱吗").click()
 
     replies = chat.wait_reply(before)
-    # The title is what the user sees; the payload (/ask_family_liability) went to the bot.
+    # The title is what the user sees; the payload (/faq{...}) went to the bot.
     assert page.locator(".row-user .bubble").last.text_content().endswith("家人要替他还钱吗")
-    assert "/ask_family_liability" not in page.locator("#log").text_content()
+    assert "faq_topic" not in page.locator("#log").text_content()
     assert any("替" in text or "还" in text for text in replies), replies
     assert "家人要替他还钱吗" not in chat.chips()  # the old chips went away
 

@@ -11,7 +11,18 @@ import requests
 
 from tests.security.conftest import ACTION_SECRET, ACTIONS_PORT, ROOT
 
-CALL = {"next_action": "action_explain_family_liability", "sender_id": "intruder", "tracker": {}}
+LIABILITY_BUTTON = '/faq{"faq_topic":"family_liability"}'
+# With the secret, this call would answer with the family-liability facts (第465条).
+CALL = {
+    "next_action": "action_answer_faq",
+    "sender_id": "intruder",
+    "tracker": {
+        "sender_id": "intruder",
+        "slots": {},
+        "latest_message": {"entities": [{"entity": "faq_topic", "value": "family_liability"}]},
+        "events": [],
+    },
+}
 
 
 @pytest.mark.parametrize(
@@ -32,13 +43,13 @@ def test_health_is_open_and_the_secret_opens_the_rest(servers):
         f"{servers.actions}/actions", headers={"X-Anxin-Action-Secret": ACTION_SECRET}, timeout=10
     )
     assert listed.status_code == 200
-    assert {"name": "action_explain_family_liability"} in listed.json()
+    assert {"name": "action_answer_faq"} in listed.json()
 
 
 def test_rasa_calls_the_action_server_with_the_secret(servers, sender):
     refused_before = servers.logs()["actions.log"].count("actions.refused")
-    # /ask_family_liability runs a custom action: its answer proves Rasa's call got through.
-    assert "第465条" in servers.say("/ask_family_liability", sender)
+    # The FAQ button runs a custom action: its answer proves Rasa's call got through.
+    assert "第465条" in servers.say(LIABILITY_BUTTON, sender)
     assert servers.logs()["actions.log"].count("actions.refused") == refused_before
 
 

@@ -118,3 +118,21 @@ def test_a_micro_loan_borrower_threatened(bot):
     assert "地方金融管理局" in summary
     assert "110" in summary
 
+
+
+def test_menu_questions_chosen_by_number_are_answered(bot):
+    menu = bot.say("你能帮我做什么")
+    assert "家人要替他还钱吗" in menu and "可以去哪里投诉" in menu
+    # The liability button is a FAQ payload: replayed by number, it is answered.
+    assert "第465条" in bot.say("2")
+
+
+def test_what_to_say_on_the_phone(bot):
+    reply = bot.say("催收再打来我该怎么回他们")
+    assert "我不是借款人" in reply and "第552条" in reply
+
+
+def test_liability_answer_is_for_the_role_given_earlier(bot):
+    bot.say("我是他的担保人")
+    reply = bot.say("家里人真的要替他还钱吗")
+    assert "第681条" in reply, "a guarantor hears the guarantee rule"

@@ -30,6 +30,7 @@ SLOW_RASA_PORT = int(os.environ.get("ANXIN_TEST_SLOW_RASA_PORT", "5305"))
 SLOW_ACTIONS_PORT = int(os.environ.get("ANXIN_TEST_SLOW_ACTIONS_PORT", "5355"))
 TEXT_LIMIT = 512  # the slow servers' cap, so that replies come in several pieces
 WELCOME = "安心"
+LIABILITY_MENU = '/faq{"faq_topic":"family_liability"}'  # the menu key MENU_LIABILITY
 
 
 def sim(base: str, safe: bool = False) -> WeChatSim:
@@ -265,11 +266,11 @@ def test_a_long_reply_is_split_and_sent_in_order(slow_servers, api):
 def test_retries_of_a_late_message_are_delivered_once(slow_servers, api):
     wechat = sim(slow_servers["base"])
     msg_id = wechat.next_msg_id()
-    first = wechat.text("/ask_family_liability", msg_id=msg_id)  # our menu's payload: passes as is
+    first = wechat.text(LIABILITY_MENU, msg_id=msg_id)  # our menu's payload: passes as is
     assert first.body == "success"
     # WeChat retries only when it got no answer; a retry that finds the reply ready gets it
     # passively (and then it is not pushed), otherwise the push delivers it.
-    retry = wechat.text("/ask_family_liability", msg_id=msg_id)
+    retry = wechat.text(LIABILITY_MENU, msg_id=msg_id)
     api.wait_for(wechat.openid, 1, timeout=30)
     time.sleep(2)  # time for a second (wrong) delivery to show up
     opening = "借款合同只约束借款人本人"

@@ -4,11 +4,11 @@ import pytest
 from rasa_sdk.events import ActiveLoop, FollowupAction, SlotSet, UserUtteranceReverted, UserUttered
 
 from actions.answers import (
-    ActionExplainFamilyLiability,
     ActionHandleInform,
     ActionTriageSummary,
     ActionWhereToComplain,
 )
+from actions.faq import ActionAnswerFaq
 from actions.flow import ActionPauseForm, ActionResumeForm
 from actions.forms import ValidateTriageForm
 from actions.options import ActionSelectOption, parse_choice
@@ -74,13 +74,43 @@ async def test_a_question_mid_form_is_not_swallowed(dispatcher):
     assert not dispatcher.messages
 
 
+def faq_message(tracker, key):
+    tracker.latest_message["response_selector"] = {
+        "faq": {"response": {"intent_response_key": f"faq/{key}", "confidence": 0.9}}
+    }
+    return tracker
+
+
 async def test_family_liability_reads_role_from_the_question(dispatcher):
-    tracker = make_tracker(
-        "我老公欠的网贷我要还吗", "ask_family_liability", [{"entity": "relation", "value": "spouse"}]
-    )
-    events = await ActionExplainFamilyLiability().run(dispatcher, tracker, {})
+    tracker = make_tracker("我老公欠的网贷我要还吗", "faq", [{"entity": "relation", "value": "spouse"}])
+    events = await ActionAnswerFaq().run(dispatcher, faq_message(tracker, "family_liability"), {})
     assert SlotSet("user_role", "spouse") in events
     assert "第1064条" in texts(dispatcher)
+
+
+async def test_family_liability_uses_the_known_role(dispatcher):
+    tracker = make_tracker("家里人要替他还吗", "faq", slots={"user_role": "guarantor"})
+    events = await ActionAnswerFaq().run(dispatcher, faq_message(tracker, "family_liability"), {})
+    assert events == []
+    assert "第681条" in texts(dispatcher) and "第1064条" not in texts(dispatcher)
+
+
+async def test_other_faqs_send_their_generated_response(dispatcher):
+    tracker = faq_message(make_tracker("不还钱会坐牢吗", "faq"), "go_to_jail")
+    await ActionAnswerFaq().run(dispatcher, tracker, {})
+    assert [m["response"] for m in dispatcher.messages] == ["utter_faq/go_to_jail"]
+
+
+async def test_a_button_names_the_faq(dispatcher):
+    tracker = make_tracker('/faq{"faq_topic":"what_to_say"}', "faq", [{"entity": "faq_topic", "value": "what_to_say"}])
+    await ActionAnswerFaq().run(dispatcher, tracker, {})
+    assert [m["response"] for m in dispatcher.messages] == ["utter_faq/what_to_say"]
+
+
+async def test_an_unknown_faq_topic_gets_the_default_answer(dispatcher):
+    tracker = make_tracker("/faq", "faq", [{"entity": "faq_topic", "value": "no_such_key"}])
+    await ActionAnswerFaq().run(dispatcher, tracker, {})
+    assert [m["response"] for m in dispatcher.messages] == ["utter_default"]
 
 
 async def test_where_to_complain_uses_the_lender_slot(dispatcher):
@@ -118,7 +148,7 @@ def test_parse_choice(text, number):
 
 async def test_number_replays_the_offered_button(dispatcher):
     buttons = [
-        {"title": "家人要替他还钱吗", "payload": "/ask_family_liability"},
+        {"title": "家人要替他还钱吗", "payload": '/faq{"faq_topic":"family_liability"}'},
         {"title": "花呗/借呗", "payload": '/inform{"lender":"ant_consumer_finance"}'},
     ]
     tracker = make_tracker("2", "choose_option", history=[bot_event("选一个", buttons)])

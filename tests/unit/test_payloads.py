@@ -8,7 +8,9 @@ from channels.payloads import MAX_MESSAGE_CHARS, sanitize
 @pytest.mark.parametrize(
     "raw, expected",
     [
-        ("/ask_family_liability", "/ask_family_liability"),
+        ("/ask_where_complain", "/ask_where_complain"),
+        ('/faq{"faq_topic":"family_liability"}', '/faq{"faq_topic":"family_liability"}'),
+        ('/faq{"faq_topic":"x","user_role":"guarantor"}', 'faq{"faq_topic":"x","user_role":"guarantor"}'),
         ('/inform{"lender":"generic_bank"}', '/inform{"lender":"generic_bank"}'),
         ("/restart", "/restart"),
         ('/inform{"user_role":"guarantor"}', 'inform{"user_role":"guarantor"}'),

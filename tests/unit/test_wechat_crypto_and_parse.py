@@ -357,7 +357,7 @@ async def test_buttons_are_numbered_in_the_reply(api):
     [
         ({"MsgType": "event", "Event": "subscribe", "EventKey": ""}, "/greet", "收到：/greet"),
         ({"MsgType": "event", "Event": "subscribe", "EventKey": "qrscene_7"}, "/greet", "收到：/greet"),
-        ({"MsgType": "event", "Event": "CLICK", "EventKey": "MENU_LIABILITY"}, "/ask_family_liability", None),
+        ({"MsgType": "event", "Event": "CLICK", "EventKey": "MENU_LIABILITY"}, '/faq{"faq_topic":"family_liability"}', None),
         ({"MsgType": "event", "Event": "CLICK", "EventKey": "NO_SUCH_KEY"}, "/greet", None),
         ({"MsgType": "voice", "MediaId": "m", "Recognition": "我是他妈妈。", "MsgId": 7}, "我是他妈妈。", None),
         ({"MsgType": "voice", "MediaId": "m", "Recognition": "", "MsgId": 8}, None, VOICE_UNCLEAR_REPLY),

@@ -13,7 +13,7 @@ from channels.wechat_format import (
 
 BUTTONS = [
     {"title": "我或家人被催收骚扰", "payload": "/report_harassment"},
-    {"title": "家人要替他还钱吗", "payload": "/ask_family_liability"},
+    {"title": "家人要替他还钱吗", "payload": '/faq{"faq_topic":"family_liability"}'},
     {"title": "可以去哪里投诉", "payload": "/ask_where_complain"},
 ]
 

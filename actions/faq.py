@@ -1,0 +1,61 @@
+"""Answers to the FAQ retrieval intent (faq/<key>).
+
+Most answers are the generated ``utter_faq/<key>`` responses. "Does the family
+have to pay" (faq/family_liability) is answered for who the user is, when we
+know it: a spouse, a guarantor, an heir and a third party each get their own
+facts. Buttons name the question with ``/faq{"faq_topic": "<key>"}``, because
+Rasa's payload syntax cannot name a retrieval sub-intent.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+import knowledge
+from actions.common import latest_entities, latest_text, send
+from advisor import replies
+from advisor.roles import infer_role
+
+FAMILY_LIABILITY = "family_liability"
+
+
+def faq_key(message: dict[str, Any]) -> str | None:
+    """The FAQ a parsed message asks: a button's ``faq_topic``, else the response selector's pick."""
+    for entity in message.get("entities") or []:
+        if entity.get("entity") == "faq_topic" and isinstance(entity.get("value"), str):
+            return entity["value"]
+    response = ((message.get("response_selector") or {}).get("faq") or {}).get("response") or {}
+    key = response.get("intent_response_key") or ""
+    return key.split("/", 1)[1] if key.startswith("faq/") else None
+
+
+def user_role(tracker: Tracker) -> tuple[str | None, list[dict[str, Any]]]:
+    """The known role, or one read from the latest message (with the event that keeps it)."""
+    role = tracker.get_slot("user_role")
+    if role:
+        return role, []
+    role = infer_role(latest_text(tracker), latest_entities(tracker, "relation"))
+    return role, ([SlotSet("user_role", role)] if role else [])
+
+
+class ActionAnswerFaq(Action):
+    def name(self) -> str:
+        return "action_answer_faq"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        key = faq_key(tracker.latest_message)
+        if key == FAMILY_LIABILITY:
+            role, events = user_role(tracker)
+            send(dispatcher, replies.family_liability(role))
+            return events
+        if key in knowledge.load().faq:
+            dispatcher.utter_message(response=f"utter_faq/{key}")
+        else:
+            dispatcher.utter_message(response="utter_default")
+        return []
