@@ -28,6 +28,7 @@ def classified(text: str, intent: str, confidence: float = 0.6) -> Message:
         ("我站在楼顶上", "greet", "safety_despair"),
         ("我媽說還不上就去尋短見", "faq", "safety_despair"),  # Traditional, normalised first
         ("活不下去了", "deny", "safety_despair"),
+        ("有时候好想消失", "greet", "safety_despair"),
         ("帮我记一下 我儿子说要跳河", "log_incident", "safety_despair"),  # despair comes first
         ("门外有人在砸门 我好怕", "faq", "safety_threat"),
         ("他们拿刀堵在楼下", "inform", "safety_threat"),
