@@ -149,9 +149,8 @@ class ValidateTriageForm(FormValidation):
             ) or tracker.get_slot("user_role")
             if role and role != "borrower":
                 send(dispatcher, Reply(replies.family_liability(role).bubbles))
-            elif faq:
-                dispatcher.utter_message(response=f"utter_faq/{faq}")
-        elif faq:
+                return events
+        if faq:
             dispatcher.utter_message(response=f"utter_faq/{faq}")
         return events
 

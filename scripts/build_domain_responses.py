@@ -32,8 +32,6 @@ HEADER = (
 
 def render(kb: knowledge.Knowledge) -> str:
     responses = {f"utter_faq/{key}": [{"text": kb.faq_answer(key)}] for key in kb.faq}
-    for name, facts in (kb.data.get("responses") or {}).items():
-        responses[name] = [{"text": "\n".join(kb.fact_texts(facts))}]
     responses["utter_safety_threat"] = [{"text": kb.fact("safety_threat")}]
     responses["utter_safety_despair"] = [
         {"text": kb.fact("safety_despair") + "\n" + kb.fact("hotline_12356_hours")}
