@@ -1,8 +1,9 @@
 """Answers to the FAQ retrieval intent (faq/<key>).
 
 Most answers are the generated ``utter_faq/<key>`` responses. "Does the family
-have to pay" (faq/family_liability) is answered for who the user is, when we
-know it: a spouse, a guarantor, an heir and a third party each get their own
+have to pay" (faq/family_liability) and "what do I say on the phone"
+(faq/what_to_say) are answered for who the user is, when we know it: a
+borrower, a spouse, a guarantor, an heir and a third party each get their own
 facts. Buttons name the question with ``/faq{"faq_topic": "<key>"}``, because
 Rasa's payload syntax cannot name a retrieval sub-intent.
 """
@@ -21,6 +22,12 @@ from advisor import replies
 from advisor.roles import infer_role
 
 FAMILY_LIABILITY = "family_liability"
+
+# FAQs whose answer depends on who the user is (see advisor.replies).
+ROLE_AWARE = {
+    FAMILY_LIABILITY: replies.family_liability,
+    "what_to_say": replies.what_to_say,
+}
 
 
 def faq_key(message: dict[str, Any]) -> str | None:
@@ -50,12 +57,12 @@ class ActionAnswerFaq(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[dict[str, Any]]:
         key = faq_key(tracker.latest_message)
-        if key == FAMILY_LIABILITY:
-            role, events = user_role(tracker)
-            send(dispatcher, replies.family_liability(role))
-            return events
-        if key in knowledge.load().faq:
+        # Who the user said they are is kept for later answers, whatever the question.
+        role, events = user_role(tracker)
+        if key in ROLE_AWARE:
+            send(dispatcher, ROLE_AWARE[key](role))
+        elif key in knowledge.load().faq:
             dispatcher.utter_message(response=f"utter_faq/{key}")
         else:
             dispatcher.utter_message(response="utter_default")
-        return []
+        return events

@@ -21,9 +21,8 @@ from rasa_sdk.types import DomainDict
 
 import knowledge
 from actions.common import conversation_entities, intent_name, latest_entities, latest_text, send
-from actions.faq import FAMILY_LIABILITY, faq_key
+from actions.faq import FAMILY_LIABILITY, ROLE_AWARE, faq_key
 from actions.options import chosen_button
-from advisor import replies
 from advisor.replies import Reply
 from advisor.roles import infer_role
 
@@ -100,8 +99,29 @@ class FormValidation(FormValidationAction):
     # can answer first — safety above all — and the form resumes afterwards.
     step_aside_for: frozenset[str] = frozenset({"safety_threat", "safety_despair", "faq"})
 
+    # The slot that counts wrong answers to the current question.
+    retries_slot: str = "triage_retries"
+
     @abstractmethod
     def name(self) -> str: ...
+
+    def moving_on(self, slot: str) -> str:
+        """What to say when a question is skipped after two wrong answers."""
+        return "没关系，这个先跳过，我们往下走。"
+
+    def _missed(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, slot: str, fallback: Any = None
+    ) -> dict[str, Any]:
+        """The user answered something else: explain once; after a second miss,
+        move on with ``fallback`` (when the slot may stay unknown)."""
+        if intent_name(tracker) in self.step_aside_for:
+            return {}
+        misses = int(tracker.get_slot(self.retries_slot) or 0) + 1
+        if misses >= MAX_MISSES and fallback is not None:
+            dispatcher.utter_message(text=self.moving_on(slot))
+            return {slot: fallback, self.retries_slot: 0}
+        dispatcher.utter_message(response=f"utter_explain_{slot}")
+        return {self.retries_slot: misses}
 
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -129,6 +149,13 @@ class FormValidation(FormValidationAction):
         return [SlotSet(name, value) for name, value in slots.items()]
 
 
+def _role(tracker: Tracker, events: list[dict[str, Any]]) -> str | None:
+    """The user's role: set by this validation run, or known before."""
+    return next(
+        (e["value"] for e in events if e.get("name") == "user_role"), None
+    ) or tracker.get_slot("user_role")
+
+
 class ValidateTriageForm(FormValidation):
     """Fills ``user_role`` and ``lender`` from what the user said."""
 
@@ -143,13 +170,16 @@ class ValidateTriageForm(FormValidation):
         if tracker.get_slot("requested_slot") is not None:
             return events
         faq = _asked_faq(tracker)
-        if faq == FAMILY_LIABILITY or (faq is None and LIABILITY_QUESTION.search(latest_text(tracker))):
-            role = next(
-                (e["value"] for e in events if e.get("name") == "user_role"), None
-            ) or tracker.get_slot("user_role")
-            if role and role != "borrower":
-                send(dispatcher, Reply(replies.family_liability(role).bubbles))
-                return events
+        role = _role(tracker, events)
+        # A borrower's "我要替他还吗" is about the family, so it gets no tailored answer.
+        tailored = role and not (role == "borrower" and faq in (None, FAMILY_LIABILITY))
+        if faq is None and LIABILITY_QUESTION.search(latest_text(tracker)):
+            if not tailored:
+                return events  # the pattern alone is too weak for the generic answer
+            faq = FAMILY_LIABILITY
+        if faq in ROLE_AWARE and tailored:
+            send(dispatcher, Reply(ROLE_AWARE[faq](role).bubbles))
+            return events
         if faq:
             dispatcher.utter_message(response=f"utter_faq/{faq}")
         return events
@@ -191,23 +221,6 @@ class ValidateTriageForm(FormValidation):
         if any(word in text for word in UNKNOWN_WORDS):
             return {"lender": "unknown"}
         return self._missed(dispatcher, tracker, "lender", fallback="unknown")
-
-    def _missed(
-        self,
-        dispatcher: CollectingDispatcher,
-        tracker: Tracker,
-        slot: str,
-        fallback: str,
-    ) -> dict[str, Any]:
-        """The user answered something else: explain once, then move on."""
-        if intent_name(tracker) in INTERRUPTIONS:
-            return {}
-        misses = int(tracker.get_slot("triage_retries") or 0) + 1
-        if misses >= MAX_MISSES:
-            dispatcher.utter_message(text="没关系，这个先跳过，我们往下走。")
-            return {slot: fallback, "triage_retries": 0}
-        dispatcher.utter_message(response=f"utter_explain_{slot}")
-        return {"triage_retries": misses}
 
     async def validate_user_role(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict

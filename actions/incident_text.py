@@ -65,9 +65,30 @@ _REQUEST_PREFIX = re.compile(
 )
 
 
+_FULL_WIDTH = {",": "，", "!": "！", "?": "？", ":": "：", ";": "；", "(": "（", ")": "）"}
+_CJK = re.compile(r"[\u3400-\u9fff\u3000-\u303f\uff00-\uffef]")
+
+
+def chinese_punctuation(text: str) -> str:
+    """Undo NFKC for the user's words shown back (log entries, letters).
+
+    The NLU normaliser turns "，" into ","; in a Chinese complaint letter the
+    ASCII mark looks wrong. A mark next to a Chinese character becomes
+    full-width again; "22:40" and "1,000" are left alone.
+    """
+    out = list(text)
+    for i, ch in enumerate(text):
+        if ch in _FULL_WIDTH:
+            before, after = text[i - 1 : i], text[i + 1 : i + 2]
+            if _CJK.match(before) or _CJK.match(after):
+                out[i] = _FULL_WIDTH[ch]
+    return "".join(out)
+
+
 def description(text: str) -> str:
     """The user's account of the call, without the request to record it."""
-    return _REQUEST_PREFIX.sub("", text.strip(), count=1).strip() or text.strip()
+    told = _REQUEST_PREFIX.sub("", text.strip(), count=1).strip() or text.strip()
+    return chinese_punctuation(told)
 
 
 def is_skip(text: str) -> bool:

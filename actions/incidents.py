@@ -41,7 +41,6 @@ INCIDENT_SLOTS = (
     "incident_evidence",
     "incident_retries",
 )
-MAX_MISSES = 2
 # Not answers to the form's question: the form steps aside for the rules.
 # A threat is what many calls are about: while logging, it is the description.
 INTERRUPTIONS = TRIAGE_INTERRUPTIONS - {"safety_threat", "thanks"}
@@ -102,6 +101,7 @@ class ValidateIncidentForm(FormValidation):
     """Fills the entry being recorded from whatever the user already said."""
 
     step_aside_for = frozenset(INTERRUPTIONS)
+    retries_slot = "incident_retries"
 
     def name(self) -> str:
         return "validate_incident_form"
@@ -199,19 +199,9 @@ class ValidateIncidentForm(FormValidation):
             return {"incident_evidence": found}
         return self._missed(dispatcher, tracker, "incident_evidence", fallback=[]) if asked else {}
 
-    def _missed(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, slot: str, fallback: Any = None
-    ) -> dict[str, Any]:
-        """Explain once; after a second miss, move on (when the slot may stay unknown)."""
-        if intent_name(tracker) in INTERRUPTIONS:
-            return {}
-        misses = int(tracker.get_slot("incident_retries") or 0) + 1
-        if misses >= MAX_MISSES and fallback is not None:
-            moving_on = "时间先记成今天、具体几点不详" if slot == "incident_time" else "这一项先空着"
-            dispatcher.utter_message(text=f"没关系，{moving_on}，以后可以再改。")
-            return {slot: fallback, "incident_retries": 0}
-        dispatcher.utter_message(response=f"utter_explain_{slot}")
-        return {"incident_retries": misses}
+    def moving_on(self, slot: str) -> str:
+        moving_on = "时间先记成今天、具体几点不详" if slot == "incident_time" else "这一项先空着"
+        return f"没关系，{moving_on}，以后可以再改。"
 
 
 def _incident_line(incident: Any, role: str | None) -> str:
@@ -416,7 +406,7 @@ def _changes(text: str, tracker: Tracker) -> dict[str, Any]:
     # The description is replaced only when the user says it is what changes;
     # "时间是晚上十一点" names a time, not what the collector said.
     if any(w in text for w in CONTENT_WORDS):
-        changes["description"] = text
+        changes["description"] = incident_text.description(text)
         changes["behaviours"] = [b for b in _behaviours(tracker) if b != "night_calls"]
     return changes
 
@@ -437,7 +427,7 @@ class ActionApplyCorrection(Action):
         changes = _changes(text, tracker)
         if not changes:
             # Nothing recognisable: it is the new description, in the user's words.
-            changes = {"description": text, "behaviours": _behaviours(tracker)}
+            changes = {"description": incident_text.description(text), "behaviours": _behaviours(tracker)}
         updated = await _in_thread(get_store().update, tracker.sender_id, incident.id, **changes)
         ref = int(tracker.get_slot("incident_ref"))
         dispatcher.utter_message(

@@ -87,6 +87,28 @@ def family_liability(role: str | None) -> Reply:
     )
 
 
+def what_to_say(role: str | None) -> Reply:
+    """What to say when the collector calls: a script for who the user is.
+
+    A third party refuses the debt; a borrower, a spouse, a guarantor and an
+    heir may owe something, so they must not be told to say they owe nothing.
+    """
+    kb = knowledge.load()
+    script = {
+        "borrower": ["what_to_say_borrower"],
+        "spouse": ["what_to_say_spouse", "do_not_promise"],
+        "guarantor": ["what_to_say_guarantor"],
+        "heir": ["what_to_say_heir"],
+    }.get(role or "", kb.faq["what_to_say"])
+    return Reply(
+        kb.fact_texts(script),
+        [
+            option("可以去哪里投诉", "/ask_where_complain"),
+            option("怎么留证据", faq_payload("keep_evidence")),
+        ],
+    )
+
+
 def lender_intro(lender_key: str | None) -> list[str]:
     """Who really lent the money, when we know it."""
     kb = knowledge.load()

@@ -132,6 +132,13 @@ def test_what_to_say_on_the_phone(bot):
     assert "我不是借款人" in reply and "第552条" in reply
 
 
+def test_a_borrower_is_not_told_to_say_they_owe_nothing(bot):
+    bot.say("是我自己在借呗借的钱，现在还不上")
+    reply = bot.say("他们再打来我该怎么说")
+    assert "官方渠道" in reply and "工号" in reply
+    assert "我不是借款人" not in reply
+
+
 def test_liability_answer_is_for_the_role_given_earlier(bot):
     bot.say("我是他的担保人")
     reply = bot.say("家里人真的要替他还钱吗")

@@ -102,9 +102,29 @@ async def test_other_faqs_send_their_generated_response(dispatcher):
 
 
 async def test_a_button_names_the_faq(dispatcher):
-    tracker = make_tracker('/faq{"faq_topic":"what_to_say"}', "faq", [{"entity": "faq_topic", "value": "what_to_say"}])
+    tracker = make_tracker('/faq{"faq_topic":"keep_evidence"}', "faq", [{"entity": "faq_topic", "value": "keep_evidence"}])
     await ActionAnswerFaq().run(dispatcher, tracker, {})
-    assert [m["response"] for m in dispatcher.messages] == ["utter_faq/what_to_say"]
+    assert [m["response"] for m in dispatcher.messages] == ["utter_faq/keep_evidence"]
+
+
+async def test_what_to_say_is_for_the_known_role(dispatcher):
+    tracker = make_tracker('/faq{"faq_topic":"what_to_say"}', "faq", [{"entity": "faq_topic", "value": "what_to_say"}],
+                           slots={"user_role": "borrower"})
+    await ActionAnswerFaq().run(dispatcher, tracker, {})
+    assert "官方渠道" in texts(dispatcher) and "不会替他还" not in texts(dispatcher)
+
+
+async def test_what_to_say_for_a_third_party_refuses_the_debt(dispatcher):
+    tracker = make_tracker("他们打给我妈，我妈该怎么回", "faq", [{"entity": "relation", "value": "parent"}])
+    await ActionAnswerFaq().run(dispatcher, faq_message(tracker, "what_to_say"), {})
+    assert "我不是借款人，也不会替他还" in texts(dispatcher)
+
+
+async def test_any_faq_keeps_who_the_user_said_they_are(dispatcher):
+    tracker = make_tracker("我自己借的钱还不上了怎么办", "faq", [{"entity": "relation", "value": "borrower"}])
+    events = await ActionAnswerFaq().run(dispatcher, faq_message(tracker, "cant_repay"), {})
+    assert SlotSet("user_role", "borrower") in events
+    assert [m["response"] for m in dispatcher.messages] == ["utter_faq/cant_repay"]
 
 
 async def test_an_unknown_faq_topic_gets_the_default_answer(dispatcher):

@@ -31,6 +31,8 @@ def action_texts(kb):
     for role in roles:
         for text in replies.family_liability(role).bubbles:
             yield f"family_liability({role})", text
+        for text in replies.what_to_say(role).bubbles:
+            yield f"what_to_say({role})", text
     for lender in list(kb.data["lenders"]) + [None]:
         for text in replies.where_to_complain(lender).bubbles:
             yield f"where_to_complain({lender})", text

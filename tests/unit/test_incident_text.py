@@ -5,6 +5,7 @@ import pytest
 from actions import incident_text
 from actions.letters import _person_name, definite_legal_name, kind_in
 from channels.wechat_format import messages_to_text
+from nlu.text import normalize
 
 
 @pytest.mark.parametrize(
@@ -99,3 +100,17 @@ def test_wechat_shows_the_letter_once():
         {"custom": {"type": "letter", "title": "关于催收行为的投诉"}},
     ]
     assert messages_to_text(messages).count("关于催收行为的投诉") == 1
+
+
+@pytest.mark.parametrize(
+    "typed, stored",
+    [
+        ("帮我记一下：他说，再不还就去你单位闹！你等着？", "他说，再不还就去你单位闹！你等着？"),
+        ("他說(催收)會來家裡", "他说（催收）会来家里"),
+        ("时间:22:40，打了3次", "时间：22:40，打了3次"),
+        ("欠了1,000元", "欠了1,000元"),
+    ],
+)
+def test_the_description_keeps_chinese_punctuation(typed, stored):
+    """The NLU normaliser makes "，" ASCII; the letter quotes the user with "，"."""
+    assert incident_text.description(normalize(typed)) == stored

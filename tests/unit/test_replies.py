@@ -39,6 +39,28 @@ def test_unknown_role_mentions_the_exceptions():
     assert "第681条" in text and "第1064条" in text
 
 
+def test_only_a_third_party_is_told_to_refuse_the_debt():
+    refuse = "也不会替他还"
+    for role in ("parent", "colleague", "emergency_contact", None):
+        assert refuse in joined(replies.what_to_say(role)), role
+    for role in ("borrower", "spouse", "guarantor", "heir"):
+        assert refuse not in joined(replies.what_to_say(role)), role
+
+
+def test_borrower_is_told_to_negotiate_officially_and_ask_who_calls():
+    text = joined(replies.what_to_say("borrower"))
+    assert "官方渠道" in text and "工号" in text
+
+
+def test_guarantor_script_points_to_the_contract():
+    assert "担保合同" in joined(replies.what_to_say("guarantor"))
+
+
+def test_spouse_script_leaves_joint_debt_to_the_court():
+    text = joined(replies.what_to_say("spouse"))
+    assert "法院认定" in text and "第552条" in text
+
+
 def test_alipay_route_names_the_real_lender_and_numbers():
     text = joined(replies.where_to_complain("ant_consumer_finance"))
     assert "重庆蚂蚁消费金融有限公司" in text
@@ -61,7 +83,7 @@ def test_triage_summary_for_parent_with_night_calls():
 
 def test_every_bubble_is_short():
     for role in (None, "parent", "spouse", "guarantor", "borrower", "heir"):
-        for bubble in replies.family_liability(role).bubbles:
+        for bubble in replies.family_liability(role).bubbles + replies.what_to_say(role).bubbles:
             assert len(bubble) <= 300
 
 
