@@ -9,7 +9,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 import knowledge
-from actions.common import conversation_entities, latest_entities, latest_text, send
+from actions.common import conversation_entities, known_role, latest_entities, latest_text, send
 from advisor import replies
 from advisor.roles import infer_role
 
@@ -33,7 +33,7 @@ class ActionTriageSummary(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[dict[str, Any]]:
-        role = tracker.get_slot("user_role")
+        role = known_role(tracker)
         named = tracker.get_slot("reported_behaviours")
         if named is None:
             named = conversation_entities(tracker, "behaviour")
@@ -70,12 +70,14 @@ class ActionHandleInform(Action):
     ) -> list[dict[str, Any]]:
         kb = knowledge.load()
         lenders = [v for v in latest_entities(tracker, "lender") if v in kb.data["lenders"]]
+        # "我是借款人，在借呗借的": the lender is the answer, and who the user is
+        # is kept for later answers (what to say on the phone, who must pay).
+        role = infer_role(
+            latest_text(tracker), latest_entities(tracker, "relation"), answering_role_question=not lenders
+        )
         if lenders:
             send(dispatcher, replies.where_to_complain(lenders[0]))
-            return [SlotSet("lender", lenders[0])]
-        role = infer_role(
-            latest_text(tracker), latest_entities(tracker, "relation"), answering_role_question=True
-        )
+            return [SlotSet("lender", lenders[0])] + ([SlotSet("user_role", role)] if role else [])
         if role:
             send(dispatcher, replies.family_liability(role))
             return [SlotSet("user_role", role)]

@@ -9,6 +9,7 @@ from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from advisor.replies import Reply
+from advisor.roles import ROLE_UNKNOWN
 
 
 def send(dispatcher: CollectingDispatcher, reply: Reply) -> None:
@@ -35,6 +36,12 @@ def conversation_entities(tracker: Tracker, entity: str) -> list[Any]:
             if ent.get("entity") == entity and ent.get("value") not in values:
                 values.append(ent.get("value"))
     return values
+
+
+def known_role(tracker: Tracker) -> str | None:
+    """Who the user is to the borrower; None when not known (or the question was skipped)."""
+    role = tracker.get_slot("user_role")
+    return None if role == ROLE_UNKNOWN else role
 
 
 def latest_text(tracker: Tracker) -> str:

@@ -17,7 +17,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 import knowledge
-from actions.common import latest_entities, latest_text, send
+from actions.common import known_role, latest_entities, latest_text, send
 from advisor import replies
 from advisor.roles import infer_role
 
@@ -42,7 +42,7 @@ def faq_key(message: dict[str, Any]) -> str | None:
 
 def user_role(tracker: Tracker) -> tuple[str | None, list[dict[str, Any]]]:
     """The known role, or one read from the latest message (with the event that keeps it)."""
-    role = tracker.get_slot("user_role")
+    role = known_role(tracker)
     if role:
         return role, []
     role = infer_role(latest_text(tracker), latest_entities(tracker, "relation"))

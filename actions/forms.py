@@ -20,11 +20,18 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 import knowledge
-from actions.common import conversation_entities, intent_name, latest_entities, latest_text, send
+from actions.common import (
+    conversation_entities,
+    intent_name,
+    known_role,
+    latest_entities,
+    latest_text,
+    send,
+)
 from actions.faq import FAMILY_LIABILITY, ROLE_AWARE, faq_key
 from actions.options import chosen_button
 from advisor.replies import Reply
-from advisor.roles import infer_role
+from advisor.roles import ROLE_UNKNOWN, infer_role
 
 # Intents that are not answers to the form's question. The form rejects them
 # so that a rule can answer (FAQ, safety, ...) before the form resumes.
@@ -56,6 +63,7 @@ REPAID_WORDS = (
     ("not_repaid", ("没还", "还没", "未还", "没有还", "不还", "还不上", "还不起", "逾期", "没钱还", "欠着")),
     ("repaid", ("还清", "结清", "还完", "已经还了", "都还了", "还上了")),
 )
+ANSWER_ONLY_WORDS = ("不还",)
 LIABILITY_QUESTION = re.compile(r"[替帮]\S{0,3}还|要(不要)?还吗|该不该还|必须还|要我还|得还吗|要还吗")
 UNKNOWN_WORDS = ("不知道", "不清楚", "不晓得", "搞不清", "不确定", "忘了", "说不上")
 
@@ -153,7 +161,7 @@ def _role(tracker: Tracker, events: list[dict[str, Any]]) -> str | None:
     """The user's role: set by this validation run, or known before."""
     return next(
         (e["value"] for e in events if e.get("name") == "user_role"), None
-    ) or tracker.get_slot("user_role")
+    ) or known_role(tracker)
 
 
 class ValidateTriageForm(FormValidation):
@@ -201,7 +209,7 @@ class ValidateTriageForm(FormValidation):
         if role:
             return {"user_role": role}
         if asked:
-            return self._missed(dispatcher, tracker, "user_role", fallback="other")
+            return self._missed(dispatcher, tracker, "user_role", fallback=ROLE_UNKNOWN)
         return {}
 
     async def extract_lender(
@@ -225,7 +233,7 @@ class ValidateTriageForm(FormValidation):
     async def validate_user_role(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        if value in knowledge.load().relations:
+        if value in knowledge.load().relations or value == ROLE_UNKNOWN:
             return {"user_role": value}
         return {"user_role": None}
 
@@ -259,7 +267,8 @@ class ValidateTriageForm(FormValidation):
         asked = tracker.get_slot("requested_slot") == "debt_repaid"
         text = _answer_text(tracker) if asked else latest_text(tracker)
         for value, words in REPAID_WORDS:
-            if any(word in text for word in words):
+            # "说不还就让你坐牢" quotes the collector: "不还" counts only as an answer.
+            if any(word in text for word in words if asked or word not in ANSWER_ONLY_WORDS):
                 return {"debt_repaid": value}
         if asked and any(word in text for word in UNKNOWN_WORDS):
             return {"debt_repaid": "unknown"}

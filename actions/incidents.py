@@ -20,7 +20,7 @@ from rasa_sdk.types import DomainDict
 
 import knowledge
 from actions import incident_text
-from actions.common import intent_name, latest_entities, latest_text
+from actions.common import intent_name, known_role, latest_entities, latest_text
 from actions.forms import INTERRUPTIONS as TRIAGE_INTERRUPTIONS
 from actions.forms import FormValidation, _answer_text
 from advisor.replies import MAX_BUBBLE
@@ -253,7 +253,7 @@ class ActionSaveIncident(Action):
         )
         entries = await _in_thread(store.list, tracker.sender_id)
         number = next((i for i, e in enumerate(entries, 1) if e.id == incident.id), len(entries))
-        role = tracker.get_slot("user_role")
+        role = known_role(tracker)
         dispatcher.utter_message(
             text=f"记下了，第 {number} 条：\n{_incident_line(incident, role)}\n"
             f"时间按 {_time_echo(when, incident.time_precision)} 记的。不对的话回复“改第{number}条”。"
@@ -308,7 +308,7 @@ class ActionShowLog(Action):
             dispatcher.utter_message(response="utter_no_incidents")
             return []
         kb = knowledge.load()
-        role = tracker.get_slot("user_role")
+        role = known_role(tracker)
         lines = rules.timeline(entries, kb, mask=True, author_relation=role)
         numbered = [f"{n}. {line}" for n, line in enumerate(lines, 1)]
         for bubble in _bubbles(numbered, head=f"您一共记了 {len(entries)} 条："):
@@ -431,7 +431,7 @@ class ActionApplyCorrection(Action):
         updated = await _in_thread(get_store().update, tracker.sender_id, incident.id, **changes)
         ref = int(tracker.get_slot("incident_ref"))
         dispatcher.utter_message(
-            text=f"改好了，第 {ref} 条现在是：\n{_incident_line(updated, tracker.get_slot('user_role'))}"
+            text=f"改好了，第 {ref} 条现在是：\n{_incident_line(updated, known_role(tracker))}"
         )
         return reset
 
@@ -479,7 +479,7 @@ class ActionAskDeleteConfirmed(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[dict[str, Any]]:
         incident = await _nth(tracker)
-        line = _incident_line(incident, tracker.get_slot("user_role")) if incident else ""
+        line = _incident_line(incident, known_role(tracker)) if incident else ""
         dispatcher.utter_message(
             text=f"确定删除第 {int(tracker.get_slot('incident_ref') or 0)} 条吗？\n{line}",
             buttons=[

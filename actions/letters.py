@@ -21,7 +21,7 @@ from rasa_sdk.types import DomainDict
 
 import knowledge
 from actions import incident_text
-from actions.common import latest_entities
+from actions.common import known_role, latest_entities
 from actions.forms import FormValidation, _answer_text
 from actions.incidents import confirmation
 from advisor.roles import infer_role
@@ -114,6 +114,8 @@ class ValidateLetterForm(FormValidation):
             return value is None and lender not in (None, "unknown") and not definite_legal_name(lender)
         if slot == "letter_borrower_name" and tracker.get_slot("user_role") == "borrower":
             return False
+        if slot == "user_role":
+            return known_role(tracker) is None  # skipped during triage: ask again for the letter
         return value is None
 
     async def extract_letter_kind(self, dispatcher, tracker, domain: DomainDict) -> dict[str, Any]:
@@ -131,7 +133,7 @@ class ValidateLetterForm(FormValidation):
         return {"incident_retries": 1}
 
     async def extract_user_role(self, dispatcher, tracker, domain: DomainDict) -> dict[str, Any]:
-        if tracker.get_slot("user_role") or tracker.get_slot("requested_slot") != "user_role":
+        if known_role(tracker) or tracker.get_slot("requested_slot") != "user_role":
             return {}
         role = infer_role(
             _answer_text(tracker), latest_entities(tracker, "relation"), answering_role_question=True
@@ -220,7 +222,7 @@ async def _facts(tracker: Tracker) -> dict[str, Any]:
     incidents = await asyncio.to_thread(get_store().list, tracker.sender_id)
     return {
         "author_name": _given(tracker.get_slot("letter_author_name")),
-        "author_relation": tracker.get_slot("user_role"),
+        "author_relation": known_role(tracker),
         "author_phone": _given(tracker.get_slot("letter_author_phone")),
         "borrower_name": _given(tracker.get_slot("letter_borrower_name")),
         "lender_name": _lender_name(tracker),

@@ -13,6 +13,9 @@ from collections.abc import Iterable
 
 import knowledge
 
+# The role after the user twice didn't say who they are: not to be guessed at.
+ROLE_UNKNOWN = "unknown"
+
 _NOT_BORROWER = re.compile(r"不是(我|本人|借款人|我本人|我自己)(借的|欠的)?")
 
 # The borrower is <relation> → the user is <inverse>.

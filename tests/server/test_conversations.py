@@ -92,6 +92,15 @@ def test_assessment_names_the_rules_for_what_happened(bot):
     assert "债务优化" in reply, "a borrower who has not repaid is warned about paid middlemen"
 
 
+def test_a_mother_told_she_will_go_to_jail_hears_it_is_not_a_crime(bot):
+    assert "哪个平台" in bot.say("我是他妈 我儿子欠了钱 催收天天半夜打我电话 说不还就让我坐牢 我好害怕")
+    reply = bot.say("借呗")
+    assert "还清" in reply, "the collector's 说不还 is not an answer about repayment"
+    summary = bot.say("还没还呢")
+    assert "夸大后果吓唬人" in summary and "不是犯罪" in summary
+    assert "22:00" in summary and "第465条" in summary
+
+
 def test_triage_asks_what_happened_when_nobody_said(bot):
     assert "借款人本人" in bot.say("催收天天打电话骚扰我们家，怎么办")
     assert "哪个平台" in bot.say("我是他老婆")

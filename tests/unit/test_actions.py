@@ -2,6 +2,7 @@
 
 import pytest
 from rasa_sdk.events import ActiveLoop, FollowupAction, SlotSet, UserUtteranceReverted, UserUttered
+from rasa_sdk.executor import CollectingDispatcher
 
 from actions.answers import (
     ActionHandleInform,
@@ -151,6 +152,12 @@ async def test_summary_lists_behaviours_from_the_whole_conversation(dispatcher):
     assert dispatcher.messages[-1]["buttons"], "ends with numbered options"
 
 
+async def test_inform_with_a_lender_also_keeps_who_the_user_is(dispatcher):
+    tracker = make_tracker("我是借款人，在借呗借的", "inform", [{"entity": "lender", "value": "ant_consumer_finance"}])
+    events = await ActionHandleInform().run(dispatcher, tracker, {})
+    assert SlotSet("lender", "ant_consumer_finance") in events and SlotSet("user_role", "borrower") in events
+
+
 async def test_inform_outside_form_with_lender(dispatcher):
     tracker = make_tracker("微粒贷", "inform", [{"entity": "lender", "value": "webank"}])
     events = await ActionHandleInform().run(dispatcher, tracker, {})
@@ -255,3 +262,23 @@ async def test_summary_for_a_borrower_whose_colleagues_are_called(dispatcher):
     await ActionTriageSummary().run(dispatcher, tracker, {})
     assert "联系家人、同事或通讯录" in texts(dispatcher)
     assert "12378" in texts(dispatcher)
+
+
+async def test_a_quoted_threat_is_not_an_answer_about_repayment(dispatcher):
+    tracker = make_tracker("催收说不还就让我坐牢", "report_harassment")
+    assert await ValidateTriageForm().extract_debt_repaid(dispatcher, tracker, {}) == {}
+    said = make_tracker("我儿子逾期了，还不上", "report_harassment")
+    assert await ValidateTriageForm().extract_debt_repaid(dispatcher, said, {}) == {"debt_repaid": "not_repaid"}
+
+
+async def test_a_skipped_role_question_is_not_a_guess(dispatcher):
+    """Two answers that don't say who the user is: the role is 'unknown', and
+    the summary neither calls the user a relative nor says they owe nothing."""
+    form = ValidateTriageForm()
+    tracker = make_tracker("没还完", "inform", slots={"requested_slot": "user_role", "triage_retries": 1})
+    assert await form.extract_user_role(dispatcher, tracker, {}) == {"user_role": "unknown", "triage_retries": 0}
+    summary = make_tracker("没还完", "inform", slots={"user_role": "unknown", "lender": "generic_credit_card"})
+    said = CollectingDispatcher()
+    await ActionTriageSummary().run(said, summary, {})
+    assert "12378" in texts(said)
+    assert "明白了，您是" not in texts(said) and "没有替他还钱的义务" not in texts(said)
