@@ -64,7 +64,7 @@ REPAID_WORDS = (
     ("repaid", ("还清", "结清", "还完", "已经还了", "都还了", "还上了")),
 )
 ANSWER_ONLY_WORDS = ("不还",)
-LIABILITY_QUESTION = re.compile(r"[替帮]\S{0,3}还|要(不要)?还吗|该不该还|必须还|要我还|得还吗|要还吗")
+LIABILITY_QUESTION = re.compile(r"[替帮]\S{0,3}还|要(不要)?还吗|该不该还|必须还|要我还|得还吗|要还吗|是不是(也)?[要得]还")
 UNKNOWN_WORDS = ("不知道", "不清楚", "不晓得", "搞不清", "不确定", "忘了", "说不上")
 
 

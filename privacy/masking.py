@@ -127,8 +127,10 @@ def _long_run(match: re.Match[str]) -> str:
         return run
     if start >= 2 and text[start - 1] == "." and text[start - 2].isdigit():
         return run  # the fraction of a decimal number (a confidence, a time): not personal
-    if run.isascii() and _in_hex_token(text, start, match.end()):
-        return run  # part of a uuid, hash or address (conversation IDs stay traceable)
+    # Part of a uuid, hash or address (conversation IDs stay traceable) — unless
+    # the run is as long as a phone, ID or card number: "6222…445A" is a card.
+    if run.isascii() and len(run) < 11 and _in_hex_token(text, start, match.end()):
+        return run
     return _digit_tag(run) if run.isascii() else NUMBER
 
 

@@ -187,3 +187,9 @@ def test_names_after_a_cue_are_masked(cue, surname, given_name, after):
 )
 def test_mask_value_takes_anything(value):
     mask_value(value)
+
+
+@pytest.mark.parametrize("text", ["0000000000000000A", "卡号6222020200112233445a", "13812345678abc"])
+def test_a_number_touching_hex_letters_is_still_masked(text):
+    """Found by the property test: a card number followed by "A" passed as a hash."""
+    assert not re.search(r"\d{11,}", mask_log_text(text))

@@ -61,3 +61,16 @@ def test_phone_numbers(nlp, text, kind):
 
 def test_no_entities_in_unrelated_text(nlp):
     assert ents(nlp, "今天天气怎么样") == set()
+
+
+@pytest.mark.parametrize(
+    "text, behaviour",
+    [
+        ("催收天天打到我们公司，还在群里发他的照片", "public_shaming"),
+        ("催收天天打到我们公司，还在群里发他的照片", "third_party_contact"),
+        ("说不还就让我坐牢", "false_consequences"),
+        ("说再不还钱就去家里闹", "visits"),
+    ],
+)
+def test_behaviours_people_describe_in_their_own_words(nlp, text, behaviour):
+    assert ("behaviour", behaviour) in ents(nlp, text)
