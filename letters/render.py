@@ -281,7 +281,8 @@ def _context(
         _text(facts.get("author_name")) if is_borrower else ""
     )
     lender_type = _text(facts.get("lender_type"))
-    if lender_type not in kb.data["lender_types"] or lender_type == "unknown":
+    # "unknown" and "platform" say nothing about where a regulator complaint goes.
+    if lender_type not in kb.data["lender_types"] or not kb.lender_type(lender_type).get("complaint_channel"):
         lender_type = ""
 
     values: dict[str, Any] = {

@@ -48,6 +48,8 @@ def test_lenders_are_complete(kb):
         ("支付宝信用贷", "alipay_bank_funded"),
         ("招商银行信用卡", "generic_credit_card"),
         ("微粒贷", "webank"),
+        ("我在分期乐借的", "loan_platform"),
+        ("360借条", "loan_platform"),
         ("一个小贷公司", "generic_microloan"),
         ("不清楚", "unknown"),
         ("今天天气不错", None),
@@ -57,7 +59,7 @@ def test_resolve_lender(kb, mention, expected):
     assert kb.resolve_lender(mention) == expected
 
 
-@pytest.mark.parametrize("type_key", ["consumer_finance", "bank", "credit_card", "microloan", "unknown"])
+@pytest.mark.parametrize("type_key", ["consumer_finance", "bank", "credit_card", "microloan", "platform", "unknown"])
 def test_complaint_ladder_exists_for_every_lender_type(kb, type_key):
     lender = next(k for k, v in kb.data["lenders"].items() if v["type"] == type_key)
     steps = kb.complaint_steps(lender)

@@ -67,6 +67,12 @@ def test_alipay_route_names_the_real_lender_and_numbers():
     assert text.index("95188") < text.index("12378") < text.index("110")
 
 
+def test_a_loan_platform_is_not_called_the_lender():
+    text = joined(replies.where_to_complain("loan_platform"))
+    assert "助贷平台" in text and "借款合同" in text
+    assert "放款方是" not in text
+
+
 def test_unknown_lender_route_explains_how_to_find_it_and_offers_choices():
     reply = replies.where_to_complain(None)
     assert "征信报告" in joined(reply)
