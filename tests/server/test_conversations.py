@@ -15,7 +15,8 @@ def test_parent_asks_whether_to_pay_in_traditional_characters(bot):
 def test_triage_asks_only_what_is_missing_then_summarises(bot):
     first = bot.say("催收半夜给我打电话，说我儿子欠钱不还")
     assert "哪个平台" in first, "role was in the message, so the bot asks for the lender"
-    summary = bot.say("借呗")
+    assert "还清" in bot.say("借呗"), "说…欠钱不还 is the collector's claim, so repayment is asked"
+    summary = bot.say("还没还")
     assert "重庆蚂蚁消费金融有限公司" in summary
     assert "第465条" in summary
     assert "22:00" in summary
@@ -99,6 +100,17 @@ def test_a_mother_told_she_will_go_to_jail_hears_it_is_not_a_crime(bot):
     summary = bot.say("还没还呢")
     assert "夸大后果吓唬人" in summary and "不是犯罪" in summary
     assert "22:00" in summary and "第465条" in summary
+
+
+def test_a_husband_asking_if_he_must_pay_hears_the_spouse_rule_first(bot):
+    reply = bot.say("我老婆在分期乐借了钱，现在催收打给我，我是不是也要还")
+    assert "第1064条" in reply, "the question in the first message is answered at once"
+    for _ in range(3):  # the form asks only what is still missing
+        if "做了什么" in reply:
+            reply = bot.say("一天打十几个电话")
+        elif "还清" in reply:
+            reply = bot.say("不清楚")
+    assert "助贷平台" in reply and "借款合同" in reply, "分期乐 is a platform, not the lender"
 
 
 def test_triage_asks_what_happened_when_nobody_said(bot):
