@@ -105,3 +105,12 @@ def test_a_borrower_mentioning_colleagues_reports_third_party_contact():
 def test_generic_lender_intro_does_not_pretend_to_know_the_company():
     text = replies.lender_intro("generic_credit_card")[0]
     assert "以借款合同为准" in text and "放款方是" not in text
+
+
+def test_jail_answer_names_the_rare_exceptions():
+    """'Not a crime' is true of mere arrears; fraud and defying a judgment are the exceptions."""
+    import knowledge
+
+    text = knowledge.load().faq_answer("go_to_jail")
+    assert "不是犯罪" in text
+    assert "第313条" in text and "第196条" in text
