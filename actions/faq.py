@@ -56,13 +56,16 @@ class ActionAnswerFaq(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[dict[str, Any]]:
+        kb = knowledge.load()
         key = faq_key(tracker.latest_message)
         # Who the user said they are is kept for later answers, whatever the question.
         role, events = user_role(tracker)
         if key in ROLE_AWARE:
             send(dispatcher, ROLE_AWARE[key](role))
-        elif key in knowledge.load().faq:
+        elif key in kb.faq:
             dispatcher.utter_message(response=f"utter_faq/{key}")
+            for caveat in kb.fact_texts(kb.data.get("faq_caveats", {}).get(key, [])):
+                dispatcher.utter_message(text=caveat)
         else:
             dispatcher.utter_message(response="utter_default")
         return events

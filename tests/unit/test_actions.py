@@ -97,9 +97,16 @@ async def test_family_liability_uses_the_known_role(dispatcher):
 
 
 async def test_other_faqs_send_their_generated_response(dispatcher):
+    tracker = faq_message(make_tracker("录音能当证据吗", "faq"), "recording_legal")
+    await ActionAnswerFaq().run(dispatcher, tracker, {})
+    assert [m["response"] for m in dispatcher.messages] == ["utter_faq/recording_legal"]
+
+
+async def test_a_faq_caveat_follows_its_answer(dispatcher):
     tracker = faq_message(make_tracker("不还钱会坐牢吗", "faq"), "go_to_jail")
     await ActionAnswerFaq().run(dispatcher, tracker, {})
-    assert [m["response"] for m in dispatcher.messages] == ["utter_faq/go_to_jail"]
+    assert dispatcher.messages[0]["response"] == "utter_faq/go_to_jail"
+    assert "第313条" in dispatcher.messages[1]["text"]
 
 
 async def test_a_button_names_the_faq(dispatcher):

@@ -31,6 +31,12 @@ def test_faq_answers_use_existing_facts(kb):
             assert fact in kb.facts, f"faq {key} uses unknown fact {fact}"
 
 
+def test_faq_caveats_follow_existing_answers(kb):
+    for key, facts in kb.data.get("faq_caveats", {}).items():
+        assert key in kb.faq, key
+        assert all(fact in kb.facts for fact in facts), key
+
+
 def test_lenders_are_complete(kb):
     types = kb.data["lender_types"]
     for key, lender in kb.data["lenders"].items():
