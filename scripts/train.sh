@@ -7,6 +7,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${VENV:-.venv}/bin/python
 export RASA_TELEMETRY_ENABLED=false SQLALCHEMY_SILENCE_UBER_WARNING=1
+# No Rasa training cache: its keys name the spaCy pipeline by path, not by
+# content, so a model could depend on what an earlier training left behind.
+# Every model is then what its inputs (the fingerprint) alone give.
+export RASA_MAX_CACHE_SIZE=0
 export PYTHONWARNINGS=${PYTHONWARNINGS:-ignore::DeprecationWarning,ignore::PendingDeprecationWarning} TF_CPP_MIN_LOG_LEVEL=${TF_CPP_MIN_LOG_LEVEL:-2}
 export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH}
 CACHE=${ANXIN_CACHE:-$HOME/.cache/anxin}/models
