@@ -58,8 +58,12 @@ class ActionAnswerFaq(Action):
     ) -> list[dict[str, Any]]:
         kb = knowledge.load()
         key = faq_key(tracker.latest_message)
-        # Who the user said they are is kept for later answers, whatever the question.
+        # Who the user said they are, and the lender they named, are kept for
+        # later answers, whatever the question.
         role, events = user_role(tracker)
+        lenders = [v for v in latest_entities(tracker, "lender") if v in kb.data["lenders"]]
+        if lenders and not tracker.get_slot("lender"):
+            events = [*events, SlotSet("lender", lenders[0])]
         if key in ROLE_AWARE:
             send(dispatcher, ROLE_AWARE[key](role))
         elif key in kb.faq:

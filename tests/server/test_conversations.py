@@ -105,12 +105,9 @@ def test_a_mother_told_she_will_go_to_jail_hears_it_is_not_a_crime(bot):
 def test_a_husband_asking_if_he_must_pay_hears_the_spouse_rule_first(bot):
     reply = bot.say("我老婆在分期乐借了钱，现在催收打给我，我是不是也要还")
     assert "第1064条" in reply, "the question in the first message is answered at once"
-    for _ in range(3):  # the form asks only what is still missing
-        if "做了什么" in reply:
-            reply = bot.say("一天打十几个电话")
-        elif "还清" in reply:
-            reply = bot.say("不清楚")
-    assert "助贷平台" in reply and "借款合同" in reply, "分期乐 is a platform, not the lender"
+    assert "没有替他还钱的义务" not in reply, "a spouse is not told flatly that he owes nothing"
+    route = bot.say("那我可以去哪里投诉")
+    assert "助贷平台" in route and "借款合同" in route, "分期乐 is a platform, not the lender"
 
 
 def test_triage_asks_what_happened_when_nobody_said(bot):

@@ -135,6 +135,12 @@ async def test_any_faq_keeps_who_the_user_said_they_are(dispatcher):
     assert [m["response"] for m in dispatcher.messages] == ["utter_faq/cant_repay"]
 
 
+async def test_a_faq_keeps_the_lender_named_with_it(dispatcher):
+    tracker = make_tracker("我老婆在分期乐借的，我要还吗", "faq", [{"entity": "lender", "value": "loan_platform"}])
+    events = await ActionAnswerFaq().run(dispatcher, faq_message(tracker, "spouse_debt"), {})
+    assert SlotSet("lender", "loan_platform") in events
+
+
 async def test_an_unknown_faq_topic_gets_the_default_answer(dispatcher):
     tracker = make_tracker("/faq", "faq", [{"entity": "faq_topic", "value": "no_such_key"}])
     await ActionAnswerFaq().run(dispatcher, tracker, {})
