@@ -17,7 +17,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 import knowledge
-from actions.common import known_role, latest_entities, latest_text, send
+from actions.common import in_physical_danger, known_role, latest_entities, latest_text, send
 from advisor import replies
 from advisor.roles import infer_role
 
@@ -58,6 +58,8 @@ class ActionAnswerFaq(Action):
     ) -> list[dict[str, Any]]:
         kb = knowledge.load()
         key = faq_key(tracker.latest_message)
+        if in_physical_danger(latest_text(tracker)):
+            dispatcher.utter_message(response="utter_safety_threat")
         # Who the user said they are, and the lender they named, are kept for
         # later answers, whatever the question.
         role, events = user_role(tracker)

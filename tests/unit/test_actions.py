@@ -141,6 +141,12 @@ async def test_a_faq_keeps_the_lender_named_with_it(dispatcher):
     assert SlotSet("lender", "loan_platform") in events
 
 
+async def test_a_threat_of_violence_gets_110_before_any_faq_answer(dispatcher):
+    tracker = make_tracker("他们说要上门打我，我很害怕", "faq")
+    await ActionAnswerFaq().run(dispatcher, faq_message(tracker, "family_liability"), {})
+    assert dispatcher.messages[0]["response"] == "utter_safety_threat"
+
+
 async def test_an_unknown_faq_topic_gets_the_default_answer(dispatcher):
     tracker = make_tracker("/faq", "faq", [{"entity": "faq_topic", "value": "no_such_key"}])
     await ActionAnswerFaq().run(dispatcher, tracker, {})
