@@ -114,15 +114,14 @@ def lender_intro(lender_key: str | None) -> list[str]:
     kb = knowledge.load()
     if lender_key == "ant_consumer_finance":
         return [kb.fact("alipay_real_lender") + kb.fact("alipay_bank_funded")]
+    steps = "可以这样确认：\n" + "\n".join(f"{i}. {s}" for i, s in enumerate(kb.find_lender_steps, 1))
     if not lender_key or lender_key == "unknown":
-        steps = "\n".join(f"{i}. {s}" for i, s in enumerate(kb.find_lender_steps, 1))
-        return ["投诉要找真正放款的机构，可以这样确认：\n" + steps]
+        return ["投诉要找真正放款的机构，" + steps]
     lender = kb.lender(lender_key)
     kind = kb.lender_type(lender.type)["label"]
     intro = kb.data["lenders"][lender_key].get("intro")
     if intro:  # a platform: the real lender is on the contract
-        steps = "\n".join(f"{i}. {s}" for i, s in enumerate(kb.find_lender_steps, 1))
-        return [intro + "可以这样确认：\n" + steps]
+        return [intro + steps]
     if lender_key.startswith("generic_"):
         return [f"{kind}归{lender.regulator}监管；具体机构以借款合同为准。"]
     return [f"这笔借款的放款方是{lender.legal_name}（{kind}），归{lender.regulator}监管。"]
