@@ -12,7 +12,7 @@ export RASA_TELEMETRY_ENABLED := false
 export TF_INTER_OP_PARALLELISM_THREADS ?= 1
 export TF_INTRA_OP_PARALLELISM_THREADS ?= 1
 
-.PHONY: help setup setup-browser train run run-scaled faults bench-load shell serve-actions test lint validate unit e2e smoke browser security eval bench bench-wechat lock clean
+.PHONY: help setup setup-browser train run run-scaled faults bench-load shell serve-actions test lint validate unit e2e smoke browser security eval safety-eval probe bench bench-wechat lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -73,6 +73,13 @@ test: lint validate unit e2e smoke security browser faults ## everything CI runs
 
 eval: train ## NLU evaluation: held-out set + cross-validation, per-intent P/R/F1, confusion matrices
 	@scripts/eval.sh
+
+safety-eval: train ## safety layer: recall and false alarms per kind on tests/safety/, patterns alone and the trained model
+	$(PY) scripts/safety_eval.py --quiet
+	$(PY) scripts/safety_eval.py --quiet --model "$$(cat models/current)"
+
+probe: train ## start the bot and run the team's probes against it (../shared/eval; ARGS="--cat safety")
+	$(PY) scripts/probe.py $(ARGS)
 
 bench: train ## print training/start-up/latency/RSS numbers (not a test)
 	$(PY) scripts/bench.py

@@ -1,4 +1,4 @@
-"""Answers that depend on who the user is and which lender."""
+"""Answers that depend on what the user reported, who they are and which lender."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 import knowledge
 from actions.common import conversation_entities, known_role, latest_entities, latest_text, send
-from advisor import replies
+from advisor import conduct, replies
 from advisor.roles import infer_role
 
 
@@ -22,6 +22,57 @@ def _lender(tracker: Tracker) -> tuple:
     if found and found[0] in knowledge.load().data["lenders"]:
         return found[0], [SlotSet("lender", found[0])]
     return None, []
+
+
+def reported_in_message(tracker: Tracker) -> list[str]:
+    """Behaviours the latest message reports: the EntityRuler's and the rules'."""
+    kb = knowledge.load()
+    named = [b for b in latest_entities(tracker, "behaviour") if b in kb.behaviours]
+    return list(dict.fromkeys(named + conduct.behaviours_in(latest_text(tracker))))
+
+
+class ActionAnswerFirst(Action):
+    """A report that already says what happened gets an answer to it first:
+    what is wrong with it and where to complain; the questions come after."""
+
+    def name(self) -> str:
+        return "action_answer_first"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        behaviours = reported_in_message(tracker)
+        lender, events = _lender(tracker)
+        if not behaviours:
+            dispatcher.utter_message(response="utter_empathy")
+            return events
+        send(dispatcher, replies.first_answer(behaviours, lender))
+        dispatcher.utter_message(response="utter_to_go_further")
+        return [*events, SlotSet("answered_behaviours", behaviours)]
+
+
+class ActionNotUnderstood(Action):
+    """The NLU is unsure: answer what the rules still recognise (a behaviour,
+    a lender), else say so kindly and offer the menu."""
+
+    def name(self) -> str:
+        return "action_not_understood"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        behaviours = reported_in_message(tracker)
+        lender, events = _lender(tracker)
+        if behaviours:
+            send(dispatcher, replies.first_answer(behaviours, lender))
+            dispatcher.utter_message(response="utter_menu")
+            return events
+        if lender:
+            send(dispatcher, replies.where_to_complain(lender))
+            return events
+        dispatcher.utter_message(response="utter_default")
+        dispatcher.utter_message(response="utter_menu")
+        return []
 
 
 class ActionTriageSummary(Action):
@@ -39,7 +90,11 @@ class ActionTriageSummary(Action):
             named = conversation_entities(tracker, "behaviour")
         behaviours = replies.reported_behaviours(role, named, conversation_entities(tracker, "relation"))
         reply = replies.triage_summary(
-            role, tracker.get_slot("lender"), behaviours, tracker.get_slot("debt_repaid")
+            role,
+            tracker.get_slot("lender"),
+            behaviours,
+            tracker.get_slot("debt_repaid"),
+            answered=tracker.get_slot("answered_behaviours"),
         )
         send(dispatcher, reply)
         return []

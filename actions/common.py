@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -43,17 +42,6 @@ def known_role(tracker: Tracker) -> str | None:
     """Who the user is to the borrower; None when not known (or the question was skipped)."""
     role = tracker.get_slot("user_role")
     return None if role == ROLE_UNKNOWN else role
-
-
-# Someone says they will come and hurt the user: 110 comes first, whatever the
-# NLU made of the rest of the message (a second net behind nlu.SafetyNet).
-_PHYSICAL_DANGER = re.compile(
-    r"(上门|到家|来家|过来|要|说要|扬言)[^，。,.!?！？]{0,4}(打我|打死|打人|砍我|捅我|弄死我|杀了我|杀我)"
-)
-
-
-def in_physical_danger(text: str) -> bool:
-    return bool(_PHYSICAL_DANGER.search(text or ""))
 
 
 def latest_text(tracker: Tracker) -> str:

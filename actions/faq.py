@@ -17,7 +17,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 import knowledge
-from actions.common import in_physical_danger, known_role, latest_entities, latest_text, send
+from actions.common import known_role, latest_entities, latest_text, send
 from advisor import replies
 from advisor.roles import infer_role
 
@@ -58,8 +58,6 @@ class ActionAnswerFaq(Action):
     ) -> list[dict[str, Any]]:
         kb = knowledge.load()
         key = faq_key(tracker.latest_message)
-        if in_physical_danger(latest_text(tracker)):
-            dispatcher.utter_message(response="utter_safety_threat")
         # Who the user said they are, and the lender they named, are kept for
         # later answers, whatever the question.
         role, events = user_role(tracker)
@@ -70,8 +68,8 @@ class ActionAnswerFaq(Action):
             send(dispatcher, ROLE_AWARE[key](role))
         elif key in kb.faq:
             dispatcher.utter_message(response=f"utter_faq/{key}")
-            for caveat in kb.fact_texts(kb.data.get("faq_caveats", {}).get(key, [])):
-                dispatcher.utter_message(text=caveat)
+            for caveat in kb.data.get("faq_caveats", {}).get(key, []):
+                dispatcher.utter_message(text=replies.caveat_for(caveat, role))
         else:
             dispatcher.utter_message(response="utter_default")
         return events

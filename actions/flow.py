@@ -1,28 +1,13 @@
-"""Pausing and resuming a form around a safety interruption."""
+"""Resuming a form paused by a safety interruption (dialogue.safety_policy
+pauses it and keeps its slots in ``paused_form``)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import ActiveLoop, FollowupAction, SlotSet
+from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
-
-
-class ActionPauseForm(Action):
-    """Remember which form was running and stop it, keeping its slots."""
-
-    def name(self) -> str:
-        return "action_pause_form"
-
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
-    ) -> list[dict[str, Any]]:
-        loop = (tracker.active_loop or {}).get("name")
-        if not loop:
-            return []
-        dispatcher.utter_message(response="utter_offer_resume")
-        return [ActiveLoop(None), SlotSet("requested_slot", None), SlotSet("paused_form", loop)]
 
 
 class ActionResumeForm(Action):

@@ -38,8 +38,6 @@ from advisor.roles import ROLE_UNKNOWN, infer_role
 INTERRUPTIONS = {
     "faq",
     "ask_where_complain",
-    "safety_threat",
-    "safety_despair",
     "bot_challenge",
     "ask_capabilities",
     "out_of_scope",
@@ -104,8 +102,10 @@ class FormValidation(FormValidationAction):
 
     # Intents that are not an answer: unless the message answers the question
     # asked, the form steps aside (its validation is rejected) so that a rule
-    # can answer first — safety above all — and the form resumes afterwards.
-    step_aside_for: frozenset[str] = frozenset({"safety_threat", "safety_despair", "faq"})
+    # can answer first, and the form resumes afterwards. (A safety message
+    # never reaches a form: dialogue.safety_policy answers it first; a form
+    # started after a threat reads the threat from the message.)
+    step_aside_for: frozenset[str] = frozenset({"safety_threat", "faq"})
 
     # The slot that counts wrong answers to the current question.
     retries_slot: str = "triage_retries"

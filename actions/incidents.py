@@ -42,8 +42,7 @@ INCIDENT_SLOTS = (
     "incident_retries",
 )
 # Not answers to the form's question: the form steps aside for the rules.
-# A threat is what many calls are about: while logging, it is the description.
-INTERRUPTIONS = TRIAGE_INTERRUPTIONS - {"safety_threat", "thanks"}
+INTERRUPTIONS = TRIAGE_INTERRUPTIONS - {"thanks"}
 CONTENT_WORDS = ("说了", "原话", "内容", "说要", "他说", "她说", "对方说", "骂", "威胁", "做了")
 
 
@@ -177,8 +176,6 @@ class ValidateIncidentForm(FormValidation):
         if count and not tracker.get_slot("incident_attempts"):
             found["incident_attempts"] = count
         if _asked(tracker, "incident_description"):
-            if intent_name(tracker) == "safety_despair":
-                return {}
             description = "" if incident_text.is_skip(text) else text
             return {**found, "incident_description": description, "incident_behaviours": behaviours}
         # The message that opened the form describes the call when it names what

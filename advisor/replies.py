@@ -87,6 +87,20 @@ def family_liability(role: str | None) -> Reply:
     )
 
 
+# Facts that speak of "the family" as people with no duty: wrong for a borrower,
+# spouse, guarantor or heir, who get their own rule instead (§11.4).
+FAMILY_FACTS = {"family_not_sued", "family_no_duty"}
+OWN_RULE_ROLES = {"borrower", "spouse", "guarantor", "heir"}
+
+
+def caveat_for(fact_key: str, role: str | None) -> str:
+    """A caveat's text for who the user is: a family fact becomes the rule
+    for a borrower, spouse, guarantor or heir."""
+    if fact_key in FAMILY_FACTS and role in OWN_RULE_ROLES:
+        return family_liability(role).bubbles[0]
+    return knowledge.load().fact(fact_key)
+
+
 def what_to_say(role: str | None) -> Reply:
     """What to say when the collector calls: a script for who the user is.
 
@@ -164,14 +178,16 @@ def reported_behaviours(role: str | None, behaviours: list[str], relations: list
     return found
 
 
-def assessment(behaviours: list[str]) -> list[str]:
+def assessment(behaviours: list[str], lender_key: str | None = None) -> list[str]:
     """Which reported behaviours break which rule, as bubbles of a few lines."""
     kb = knowledge.load()
     lines = [
-        f"· {kb.behaviours[b]['label']}：{kb.behaviours[b]['breaks']}"
+        f"· {kb.behaviours[b]['label']}：{kb.breaks(b, rulebook='催收规则')}"
         for b in dict.fromkeys(behaviours or [])
         if b in kb.behaviours
     ]
+    if lines:
+        lines.append(f"（这里的催收规则指：{kb.rulebook(lender_key)}。）")
     bubbles: list[str] = []
     current = "您说的这些做法，对照规则看：" if lines else ""
     for line in lines:
@@ -185,6 +201,20 @@ def assessment(behaviours: list[str]) -> list[str]:
     return bubbles
 
 
+def first_answer(behaviours: list[str], lender_key: str | None) -> Reply:
+    """The answer to a report that already says what happened: what is wrong
+    with each behaviour and the rule, then where to complain (for the lender
+    when it was named). Sent before any question."""
+    kb = knowledge.load()
+    bubbles = assessment(behaviours, lender_key)
+    if lender_key and lender_key != "unknown":
+        steps = kb.complaint_steps(lender_key)[:2]
+        bubbles.append("去哪里投诉：\n" + "\n".join(f"{i}. {s}" for i, s in enumerate(steps, 1)))
+    else:
+        bubbles.append(kb.fact("complain_short"))
+    return Reply(bubbles)
+
+
 def next_steps(lender_key: str | None) -> str:
     """What to do, in order, for this lender type."""
     kb = knowledge.load()
@@ -193,11 +223,16 @@ def next_steps(lender_key: str | None) -> str:
 
 
 def triage_summary(
-    role: str | None, lender_key: str | None, behaviours: list[str], repaid: str | None = None
+    role: str | None,
+    lender_key: str | None,
+    behaviours: list[str],
+    repaid: str | None = None,
+    answered: list[str] | None = None,
 ) -> Reply:
-    """What the user told us, which rules it breaks, and what to do next."""
+    """What the user told us, which rules it breaks (except those ``answered``
+    already, at the start), and what to do next."""
     kb = knowledge.load()
-    bubbles = assessment(behaviours)
+    bubbles = assessment([b for b in behaviours if b not in (answered or [])], lender_key)
     if repaid == "repaid":
         bubbles.append(kb.fact("already_repaid"))
     elif repaid in ("not_repaid", "partly") and role == "borrower":

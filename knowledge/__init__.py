@@ -152,6 +152,18 @@ class Knowledge:
                     best = (len(alias), key)
         return best[1] if best else None
 
+    def rulebook(self, lender_key: str | None) -> str:
+        """The collection rules that bind this lender's type (§11.10: a
+        micro-loan company is not bound by the bank association's guideline)."""
+        lenders = self.data["lenders"]
+        type_key = lenders.get(lender_key or "unknown", lenders["unknown"])["type"]
+        return self.lender_type(type_key)["rulebook"]
+
+    def breaks(self, behaviour: str, lender_key: str | None = None, rulebook: str | None = None) -> str:
+        """Which rule a behaviour breaks, citing the rules for this lender
+        (or ``rulebook``, e.g. a short name explained once below a list)."""
+        return self.behaviours[behaviour]["breaks"].format(rulebook=rulebook or self.rulebook(lender_key))
+
     def lender_type(self, type_key: str) -> dict[str, Any]:
         return self.data["lender_types"][type_key]
 

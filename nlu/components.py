@@ -5,13 +5,12 @@
 - ``KnowledgeEntityExtractor`` reads the EntityRuler matches of the project's
   spaCy pipeline and returns the knowledge key (e.g. ``ant_consumer_finance``
   for 借呗) as the entity value, keeping the words the user typed in ``text``.
-- ``SafetyNet`` runs after the classifiers: words of despair or immediate
-  danger make the message a safety message, whatever the model guessed.
+- ``SafetyNet`` runs after the classifiers: a message that names danger
+  becomes a safety message, whatever the model guessed.
 """
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from rasa.engine.graph import ExecutionContext, GraphComponent
@@ -29,7 +28,7 @@ from rasa.shared.nlu.constants import (
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-import knowledge
+from advisor import safety
 from nlu import spacy_pipeline  # noqa: F401  (registers the jieba tokenizer)
 from nlu.text import normalize
 
@@ -89,19 +88,18 @@ class KnowledgeEntityExtractor(SpacyEntityExtractor):
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False)
 class SafetyNet(GraphComponent):
-    """Makes a message that names danger a safety message, whatever the intent
-    classifier guessed ("我站在楼顶上" must reach 12356 even if the model
-    took it for a greeting). The words come from ``safety_words`` in the
-    knowledge file; runs after the classifiers, before the FallbackClassifier."""
+    """The NLU half of the safety layer: a message that names danger becomes a
+    safety message (``safety_despair``, ``safety_crisis_other`` or
+    ``safety_threat``), whatever the intent classifier guessed and whatever
+    the conversation is doing. The patterns are the knowledge file's
+    (``advisor.safety``); the model's own safety intents count too, except
+    when the only alarming words are ordinary exaggerations (吓死我了).
+    The model's guess stays in the ranking, so the safety action can answer a
+    question asked in the same message. Runs after the classifiers, before
+    the FallbackClassifier; the dialogue half is ``dialogue.safety_policy``."""
 
-    DESPAIR = "safety_despair"
-    THREAT = "safety_threat"
-    # These answer a threat themselves (110 in the assessment, the log entry).
-    THREAT_HANDLED_BY = frozenset({"report_harassment", "log_incident", "correct_incident"})
-
-    def __init__(self, despair: list[str], threat: list[str]) -> None:
-        self.despair = re.compile("|".join(map(re.escape, despair))) if despair else None
-        self.threat = re.compile("|".join(map(re.escape, threat))) if threat else None
+    def __init__(self, detector: safety.SafetyDetector) -> None:
+        self.detector = detector
 
     @classmethod
     def create(
@@ -111,20 +109,22 @@ class SafetyNet(GraphComponent):
         resource: Resource,
         execution_context: ExecutionContext,
     ) -> SafetyNet:
-        words = knowledge.load().data.get("safety_words") or {}
-        return cls(words.get("despair") or [], words.get("threat") or [])
+        return cls(safety.detector())
+
+    def decide(self, text: str, intent: str | None) -> tuple[str | None, bool]:
+        """(the safety intent ``text`` calls for or None, whether the model's
+        own safety guess is a false alarm to drop)."""
+        danger = self.detector.detect(text)
+        if danger is not None:
+            return (None if intent == danger.intent else danger.intent), False
+        if intent in safety.KIND_OF_INTENT:
+            only_benign = self.detector.benign is not None and self.detector.benign.search(normalize(text))
+            return None, bool(only_benign)
+        return None, False
 
     def override(self, text: str, intent: str | None) -> str | None:
         """The safety intent ``text`` calls for, or None to keep ``intent``."""
-        if intent == self.DESPAIR:
-            return None
-        if self.despair and self.despair.search(text):
-            return self.DESPAIR
-        if intent in self.THREAT_HANDLED_BY or intent == self.THREAT:
-            return None
-        if self.threat and self.threat.search(text):
-            return self.THREAT
-        return None
+        return self.decide(text, intent)[0]
 
     def process(self, messages: list[Message]) -> list[Message]:
         for message in messages:
@@ -132,11 +132,19 @@ class SafetyNet(GraphComponent):
             if not isinstance(text, str) or text.startswith("/"):
                 continue  # button payloads say exactly what they mean
             intent = (message.get(INTENT) or {}).get(INTENT_NAME_KEY)
-            safety = self.override(text, intent)
-            if safety is None:
+            chosen_name, drop = self.decide(text, intent)
+            ranking = message.get(INTENT_RANKING_KEY) or []
+            if drop:
+                # 吓死我了 is not a crisis: the best guess that is not a safety intent.
+                rest = [r for r in ranking if r.get(INTENT_NAME_KEY) not in safety.KIND_OF_INTENT]
+                if rest:
+                    message.set(INTENT, dict(rest[0]), add_to_output=True)
+                    message.set(INTENT_RANKING_KEY, rest, add_to_output=True)
                 continue
-            ranking = [r for r in message.get(INTENT_RANKING_KEY) or [] if r.get(INTENT_NAME_KEY) != safety]
-            chosen = {INTENT_NAME_KEY: safety, PREDICTED_CONFIDENCE_KEY: 1.0}
+            if chosen_name is None:
+                continue
+            ranking = [r for r in ranking if r.get(INTENT_NAME_KEY) != chosen_name]
+            chosen = {INTENT_NAME_KEY: chosen_name, PREDICTED_CONFIDENCE_KEY: 1.0}
             message.set(INTENT, chosen, add_to_output=True)
             message.set(INTENT_RANKING_KEY, [chosen, *ranking], add_to_output=True)
         return messages

@@ -2,8 +2,8 @@
 
 Responses that state facts (FAQ answers, safety messages, the disclaimer)
 are written from the knowledge file so that operators correct a fact in one
-place. They are plain domain responses: the safety messages are sent by rules
-alone, so they keep working when the action server is down; the FAQ answers
+place. They are plain domain responses: the safety messages are sent by
+action_safety_first, one response per bubble; the FAQ answers
 are sent by action_answer_faq (which tailors the family-liability answer).
 
 Usage: python scripts/build_domain_responses.py [--check]
@@ -32,11 +32,17 @@ HEADER = (
 
 def render(kb: knowledge.Knowledge) -> str:
     responses = {f"utter_faq/{key}": [{"text": kb.faq_answer(key)}] for key in kb.faq}
+    # The safety replies, one response per bubble, sent by action_safety_first.
     responses["utter_safety_threat"] = [{"text": kb.fact("safety_threat")}]
+    responses["utter_safety_threat_steps"] = [{"text": kb.fact("safety_threat_steps")}]
     responses["utter_safety_despair"] = [
         {"text": kb.fact("safety_despair") + "\n" + kb.fact("hotline_12356_hours")}
     ]
     responses["utter_safety_despair_support"] = [{"text": kb.fact("safety_despair_support")}]
+    responses["utter_safety_crisis_other"] = [{"text": kb.fact("safety_crisis_other")}]
+    responses["utter_safety_crisis_other_stay"] = [
+        {"text": kb.fact("safety_crisis_other_stay") + "\n" + kb.fact("hotline_12356_hours")}
+    ]
     responses["utter_disclaimer"] = [{"text": kb.meta["disclaimer"]}]
     body = yaml.safe_dump(
         {"version": "3.1", "responses": responses},

@@ -58,11 +58,23 @@ for port in "$ACTIONS_PORT" "$RASA_PORT" "$WEB_PORT" "${backends[@]}"; do
 done
 
 pids=()
+any_alive() {
+  local pid
+  for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && return 0; done
+  return 1
+}
 stop() {
   trap - INT TERM EXIT
   if ((${#pids[@]})); then
     echo; echo "→ stopping (pids ${pids[*]})"
     kill "${pids[@]}" 2>/dev/null || true
+    # A graceful stop within STOP_GRACE seconds, else a hard one: Ctrl-C must
+    # not hang on a busy machine (Sanic's graceful shutdown can take long).
+    local waited=0
+    while any_alive && ((waited < ${STOP_GRACE:-20} * 4)); do
+      sleep 0.25; waited=$((waited + 1))
+    done
+    kill -KILL "${pids[@]}" 2>/dev/null || true
     wait "${pids[@]}" 2>/dev/null || true
   fi
 }

@@ -81,7 +81,8 @@ def test_an_entry_can_be_corrected(mother, logged):
     asked = mother.say("第2条记错了，要改")
     assert "改成什么" in asked
     fixed = mother.say("时间是前天晚上十一点")
-    assert "改好了" in fixed and "11月27日 23" in fixed
+    day_before_yesterday = datetime.now(SHANGHAI) - timedelta(days=2)
+    assert "改好了" in fixed and f"{day_before_yesterday.month}月{day_before_yesterday.day}日 23" in fixed
     assert "深夜" in mother.say("查看我的记录").split("2. ")[1].split("\n")[0]
 
 

@@ -1,7 +1,7 @@
 """Actions run against trackers shaped like Rasa's, with a collecting dispatcher."""
 
 import pytest
-from rasa_sdk.events import ActiveLoop, FollowupAction, SlotSet, UserUtteranceReverted, UserUttered
+from rasa_sdk.events import FollowupAction, SlotSet, UserUtteranceReverted, UserUttered
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.answers import (
@@ -10,7 +10,7 @@ from actions.answers import (
     ActionWhereToComplain,
 )
 from actions.faq import ActionAnswerFaq
-from actions.flow import ActionPauseForm, ActionResumeForm
+from actions.flow import ActionResumeForm
 from actions.forms import ValidateTriageForm
 from actions.options import ActionSelectOption, parse_choice
 from tests.unit.conftest import bot_event, make_tracker, texts, user_event
@@ -141,12 +141,6 @@ async def test_a_faq_keeps_the_lender_named_with_it(dispatcher):
     assert SlotSet("lender", "loan_platform") in events
 
 
-async def test_a_threat_of_violence_gets_110_before_any_faq_answer(dispatcher):
-    tracker = make_tracker("他们说要上门打我，我很害怕", "faq")
-    await ActionAnswerFaq().run(dispatcher, faq_message(tracker, "family_liability"), {})
-    assert dispatcher.messages[0]["response"] == "utter_safety_threat"
-
-
 async def test_an_unknown_faq_topic_gets_the_default_answer(dispatcher):
     tracker = make_tracker("/faq", "faq", [{"entity": "faq_topic", "value": "no_such_key"}])
     await ActionAnswerFaq().run(dispatcher, tracker, {})
@@ -220,16 +214,11 @@ async def test_number_without_options(dispatcher):
     assert dispatcher.messages[0]["response"] == "utter_no_options"
 
 
-async def test_pause_and_resume_keep_the_form(dispatcher):
-    tracker = make_tracker(
-        "不想活了", "safety_despair", slots={"user_role": "parent"}, active_loop="triage_form"
-    )
-    events = await ActionPauseForm().run(dispatcher, tracker, {})
-    assert ActiveLoop(None) in events and SlotSet("paused_form", "triage_form") in events
+async def test_resume_restarts_the_paused_form(dispatcher):
     resumed = await ActionResumeForm().run(
         dispatcher, make_tracker("继续", "resume", slots={"paused_form": "triage_form"}), {}
     )
-    assert FollowupAction("triage_form") in resumed
+    assert FollowupAction("triage_form") in resumed and SlotSet("paused_form", None) in resumed
 
 
 async def test_a_number_answers_the_form_question(dispatcher):

@@ -1,0 +1,1 @@
+"""Custom dialogue policies (Rasa 3.6 graph components)."""
