@@ -34,7 +34,8 @@ run-scaled: train ## scaled profile: 2 Rasa processes behind a proxy, PostgreSQL
 
 shell: train ## chat in the terminal (starts its own action server)
 	@export ANXIN_ACTION_SECRET=$${ANXIN_ACTION_SECRET:-$$($(PY) -c 'import secrets; print(secrets.token_hex(24))')}; \
-	  $(PY) -m actions.server --port 5055 >/dev/null 2>&1 & trap "kill $$!" EXIT; \
+	  export ACTIONS_PORT=$${ACTIONS_PORT:-5055}; \
+	  $(PY) -m actions.server --port $$ACTIONS_PORT >/dev/null 2>&1 & trap "kill $$!" EXIT; \
 	  $(PY) -m rasa shell --model "$$(cat models/current)" --endpoints endpoints.yml \
 	    --logging-config-file privacy/logging.yml
 

@@ -44,7 +44,12 @@ class ActionAnswerFirst(Action):
         behaviours = reported_in_message(tracker)
         lender, events = _lender(tracker)
         if not behaviours:
-            dispatcher.utter_message(response="utter_empathy")
+            if lender and lender != "unknown":
+                # A report naming the lender: who it really is and where to complain.
+                send(dispatcher, replies.where_to_complain(lender))
+                dispatcher.utter_message(response="utter_to_go_further")
+            else:
+                dispatcher.utter_message(response="utter_empathy")
             return events
         send(dispatcher, replies.first_answer(behaviours, lender))
         dispatcher.utter_message(response="utter_to_go_further")

@@ -57,14 +57,16 @@ class ActionAnswerFaq(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[dict[str, Any]]:
         kb = knowledge.load()
-        key = faq_key(tracker.latest_message)
+        key = replies.faq_for_message(faq_key(tracker.latest_message), latest_text(tracker))
         # Who the user said they are, and the lender they named, are kept for
         # later answers, whatever the question.
         role, events = user_role(tracker)
         lenders = [v for v in latest_entities(tracker, "lender") if v in kb.data["lenders"]]
         if lenders and not tracker.get_slot("lender"):
             events = [*events, SlotSet("lender", lenders[0])]
-        if key in ROLE_AWARE:
+        if lenders and replies.asks_about_lender(latest_text(tracker)):
+            send(dispatcher, replies.where_to_complain(lenders[0]))
+        elif key in ROLE_AWARE:
             send(dispatcher, ROLE_AWARE[key](role))
         elif key in kb.faq:
             dispatcher.utter_message(response=f"utter_faq/{key}")

@@ -15,20 +15,21 @@ import re
 from typing import Any
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import SlotSet
+from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 import knowledge
 from actions import incident_text
-from actions.common import known_role, latest_entities
-from actions.forms import FormValidation, _answer_text
+from actions.common import intent_name, known_role, latest_entities
+from actions.forms import INTERRUPTIONS, FormValidation, _answer_text
 from actions.incidents import confirmation
 from advisor.roles import infer_role
 from incidents.phones import find_phones, normalize_phone
 from incidents.store import get_store, local_now
 from incidents.timeparse import parse_time
 from letters.docx_export import to_docx_bytes
+from letters.fields import person_name
 from letters.render import Letter, render_letter, response_due, split_for_wechat
 
 SKIP = "跳过"
@@ -93,6 +94,10 @@ def _given(value: Any) -> str | None:
 
 
 class ValidateLetterForm(FormValidation):
+    # Asking for the log, a question, another letter: not an answer. The form
+    # steps aside for the rules (data/rules/letters.yml) and resumes after.
+    step_aside_for = frozenset(INTERRUPTIONS - {"request_letter"})
+
     def name(self) -> str:
         return "validate_letter_form"
 
@@ -154,10 +159,29 @@ class ValidateLetterForm(FormValidation):
         }
 
     async def extract_letter_author_name(self, dispatcher, tracker, domain: DomainDict) -> dict[str, Any]:
-        return self._free_text(tracker, "letter_author_name", _person_name)
+        return self._name(dispatcher, tracker, "letter_author_name")
 
     async def extract_letter_borrower_name(self, dispatcher, tracker, domain: DomainDict) -> dict[str, Any]:
-        return self._free_text(tracker, "letter_borrower_name", _person_name)
+        return self._name(dispatcher, tracker, "letter_borrower_name")
+
+    def _name(self, dispatcher: CollectingDispatcher, tracker: Tracker, slot: str) -> dict[str, Any]:
+        """A name, "跳过", or (once) an explanation; a report or a question
+        typed here is never taken as the name."""
+        if tracker.get_slot("requested_slot") != slot:
+            return {}
+        text = _answer_text(tracker)
+        if incident_text.is_skip(text):
+            return {slot: SKIP}
+        name = person_name(text)
+        if name:
+            return {slot: name, "incident_retries": 0}
+        if intent_name(tracker) in self.step_aside_for:
+            return {}
+        if _missed_twice(tracker):
+            dispatcher.utter_message(text="这一项先空着，信里会写【待填写】，您之后自己补上。")
+            return {slot: SKIP, "incident_retries": 0}
+        dispatcher.utter_message(response="utter_explain_letter_name")
+        return {"incident_retries": 1}
 
     async def extract_letter_lender_name(self, dispatcher, tracker, domain: DomainDict) -> dict[str, Any]:
         return self._free_text(tracker, "letter_lender_name", lambda t: t.strip()[:60] or None)
@@ -328,6 +352,14 @@ _REFERENCE = re.compile(
 )
 
 
+# A report of something already sent: past tense, or a case number.
+_SUBMITTED = re.compile(r"(投诉|提交|举报|报警|报案|寄|打|递交|反映)(了|过)|已(经)?(投诉|提交|举报|报警|报案|寄出)|工单|编号|受理|回执")
+
+
+def submitted(text: str) -> bool:
+    return _SUBMITTED.search(text or "") is not None
+
+
 class ActionRecordSubmission(Action):
     """Note where a complaint went, when, and its number; say when to follow up."""
 
@@ -336,6 +368,9 @@ class ActionRecordSubmission(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain) -> list[dict[str, Any]]:
         text = _answer_text(tracker)
+        if not submitted(text):
+            # "12348 是干什么的" names a channel but reports nothing sent: answer it.
+            return [FollowupAction("action_answer_faq")]
         channel, kind = next(((name, kind) for word, name, kind in CHANNEL_WORDS if word in text), ("", None))
         kind = kind or "lender_complaint"
         parsed = parse_time(text)

@@ -7,6 +7,7 @@ Each bubble stays within WeChat-friendly length (~300 characters).
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 
 import knowledge
@@ -85,6 +86,27 @@ def family_liability(role: str | None) -> Reply:
             option("接到电话怎么说", FAQ_WHAT_TO_SAY),
         ],
     )
+
+
+# A message naming a lender and asking who it is or where to complain about it
+# ("借呗到底是谁放的款", "微粒贷归谁管") is answered with that lender's route,
+# whatever FAQ the classifier guessed.
+_LENDER_QUESTION = re.compile(r"谁|哪家|哪个部门|哪里|哪儿|投诉|举报|归.{0,6}管|监管|是不是银行|是银行|正规|网贷吗|怎么投")
+
+
+def asks_about_lender(text: str) -> bool:
+    return _LENDER_QUESTION.search(text or "") is not None
+
+
+# "还没还清" is not "已经还清": a negated answer must not get the repaid answer.
+_NOT_REPAID = re.compile(r"(没|还没|未|没有|并没有|还未)(有)?(全部|完全)?(还清|还完|结清|还上)")
+
+
+def faq_for_message(key: str | None, text: str) -> str | None:
+    """The FAQ to answer, after reading negation the classifier may miss."""
+    if key == "already_repaid" and _NOT_REPAID.search(text or ""):
+        return "cant_repay"
+    return key
 
 
 # Facts that speak of "the family" as people with no duty: wrong for a borrower,
@@ -209,7 +231,11 @@ def first_answer(behaviours: list[str], lender_key: str | None) -> Reply:
     bubbles = assessment(behaviours, lender_key)
     if lender_key and lender_key != "unknown":
         steps = kb.complaint_steps(lender_key)[:2]
-        bubbles.append("去哪里投诉：\n" + "\n".join(f"{i}. {s}" for i, s in enumerate(steps, 1)))
+        bubbles.append(
+            lender_intro(lender_key)[0].split("可以这样确认")[0]
+            + "\n去哪里投诉：\n"
+            + "\n".join(f"{i}. {s}" for i, s in enumerate(steps, 1))
+        )
     else:
         bubbles.append(kb.fact("complain_short"))
     return Reply(bubbles)

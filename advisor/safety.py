@@ -21,6 +21,7 @@ from __future__ import annotations
 import functools
 import re
 from dataclasses import dataclass
+from typing import Any
 
 import knowledge
 from nlu.text import normalize
@@ -63,9 +64,19 @@ class Danger:
 class SafetyDetector:
     """Compiled patterns from the knowledge file's ``safety`` section."""
 
-    def __init__(self, section: dict[str, list[str]]) -> None:
+    def __init__(self, section: dict[str, Any]) -> None:
         self.benign = _compile(section.get("benign"))
         self.patterns = {kind: _compile(section.get(kind)) for kind in KINDS}
+        needs = section.get("model_needs")
+        self.model_needs = re.compile(needs) if needs else None
+
+    def model_may_flag(self, text: str) -> bool:
+        """Whether the NLU model's own safety guess may stand for ``text``:
+        it names something dangerous-sounding that is not an exaggeration."""
+        clean = normalize(text or "")
+        if self.benign:
+            clean = self.benign.sub(" ", clean)
+        return self.model_needs is None or self.model_needs.search(clean) is not None
 
     def detect(self, text: str | None) -> Danger | None:
         """The danger a message names, or None. Threats of violence win over

@@ -193,23 +193,27 @@ def _too_many(items, kb, cfg, make, author_relation) -> list[Breach]:
     limit = int(rule["max_per_day"])
     found: list[Breach] = []
     seen: set[tuple] = set()
-    for field_name in rule.get("group_by") or ["caller_number"]:
+    for field_name in rule.get("group_by") or ["contacted_person"]:
         groups: dict[tuple, list[Any]] = defaultdict(list)
         for incident in items:
             value = _get(incident, field_name)
-            if field_name == "caller_number":
+            kind = field_name
+            if field_name == "contacted_person" and not (isinstance(value, str) and value.strip()):
+                # Who was called is not known: count per caller number instead.
+                kind, value = "caller_number", _get(incident, "caller_number")
+            if kind == "caller_number":
                 # Only real numbers: "151开头" may be several different lines.
                 value = normalize_phone(value).number if value else None
             else:
                 value = relation_of(kb, value, author_relation) or (value or "").strip() or None
             if value:
-                groups[(_get(incident, "occurred_at").date(), value)].append(incident)
-        for (day, value), chosen in groups.items():
+                groups[(_get(incident, "occurred_at").date(), kind, value)].append(incident)
+        for (day, kind, value), chosen in groups.items():
             ids = tuple(sorted(_get(i, "id") or 0 for i in chosen))
             if sum(_attempts(i) for i in chosen) <= limit or ids in seen:
                 continue
             seen.add(ids)
-            if field_name == "caller_number":
+            if kind == "caller_number":
                 found.append(make("too_many_attempts", chosen, day=day, number=value))
             else:
                 label = person_label(

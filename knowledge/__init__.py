@@ -189,7 +189,7 @@ class Knowledge:
         return self.data["complaint_prepare"]
 
 
-ARTICLE_LIKE = re.compile(r"第[0-9一二三四五六七八九十百千]+条")
+ARTICLE_LIKE = re.compile(r"第[0-9一二三四五六七八九十百千]+条(?:之[一二三四五六七八九十])?")
 # Things that contain digits but are not phone numbers (360借条 is an app).
 _NOT_PHONE = re.compile(
     r"\d+(?:借条|借款)|第[0-9]+条|\d{1,2}:\d{2}|\d{4}-\d{1,2}-\d{1,2}|\d{4}\s*年|GB/T\s*[\d.-]+|\d+\s*(次|个|天|日|月|年|元|万|小时|分钟|%|岁)"

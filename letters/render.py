@@ -46,6 +46,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import chinese_calendar
 from jinja2 import ChainableUndefined, Environment, FileSystemLoader
 
 import knowledge
@@ -220,11 +221,28 @@ def _basis(kb: knowledge.Knowledge, keys: Iterable[str]) -> tuple[list[str], lis
     return firm, possible
 
 
-def _breach_lines(kb: knowledge.Knowledge, breaches: list[rules.Breach]) -> list[str]:
+def _letter_rules(wanted: list[str], binding: list[str] | None) -> list[str]:
+    """The letter's rules, the bank association's swapped for the binding ones
+    when it does not bind this lender."""
+    if binding is None:
+        return list(wanted)
+    chosen = [r for r in wanted if r in binding]
+    if len(chosen) < len(wanted):
+        chosen += [r for r in binding if r not in chosen]
+    return chosen
+
+
+def _breach_lines(
+    kb: knowledge.Knowledge, breaches: list[rules.Breach], binding: list[str] | None = None
+) -> list[str]:
     lines = []
     for breach in breaches:
         firm, possible = _basis(kb, breach.laws)
-        basis = "；".join([breach.rule] + firm + [f"可能涉及{c}" for c in possible])
+        rule = breach.rule
+        key = kb.data["incident_rules"].get(breach.key, {}).get("rule")
+        if binding is not None and key and key not in binding:
+            rule = "、".join(kb.data["rules"][r]["short"] for r in binding)
+        basis = "；".join([rule] + firm + [f"可能涉及{c}" for c in possible])
         lines.append(f"{breach.summary(mask=False)}。{breach.says}（{basis}）")
     return lines
 
@@ -261,6 +279,16 @@ def _per_number(incidents: list[Any]) -> list[dict[str, Any]]:
         entry["first"] = entry["first"] or day
         entry["last"] = day
     return list(counts.values())
+
+
+# Authors whose letter may not demand that all contact stop.
+_OWN_STANCE = {"borrower": "borrower", "guarantor": "guarantor", "heir": "heir", "spouse": "spouse"}
+
+
+def _stance(relation: str | None) -> str:
+    """How the letter speaks for its author: ``borrower``, ``guarantor``,
+    ``heir``, ``spouse`` or ``third_party`` (also when not known)."""
+    return _OWN_STANCE.get(relation or "", "third_party")
 
 
 def _context(
@@ -303,6 +331,10 @@ def _context(
     ]
 
     cfg = kb.data["letters"][kind]
+    # The rules that bind this lender (§11.10: not the bank association's for a
+    # micro-loan company); when the type is not known, all of them may apply.
+    raw_type = _text(facts.get("lender_type"))
+    binding = kb.lender_type(raw_type)["rules"] if raw_type in kb.data["lender_types"] else None
     route = {}
     if kind == "regulator_complaint" and lender_type:
         channel_key = kb.lender_type(lender_type).get("complaint_channel")
@@ -324,16 +356,20 @@ def _context(
         "kind": kind,
         "is_borrower": is_borrower,
         "third_party": third_party,
-        # Demands for someone who is not (or not known to be) the borrower.
-        "as_third_party": not is_borrower,
-        # A guarantor did agree to answer for the debt: the sentence would be untrue.
-        "no_debt": third_party and relation != "guarantor",
+        # What the author may ask for depends on who they are (§11.7, §11.9):
+        # a guarantor may lawfully be contacted, an heir answers up to the
+        # estate; only someone outside the contract demands that contact stop.
+        "stance": _stance(relation),
+        "as_third_party": _stance(relation) == "third_party",
+        # "I never agreed to pay" is untrue for a guarantor and no answer for an
+        # heir or a spouse, whose liability depends on the estate or the court.
+        "no_debt": third_party and relation not in ("guarantor", "heir", "spouse"),
         "numbers": numbers,
         "timeline": rules.timeline(incidents, kb, mask=False, author_relation=relation, self_word="本人"),
         "descriptions": _descriptions(
             incidents, keep, MAX_QUOTE_12321 if kind == "report_12321" else MAX_QUOTE
         ),
-        "breaches": _breach_lines(kb, list(breaches)),
+        "breaches": _breach_lines(kb, list(breaches), binding),
         "breach_keys": {b.key for b in breaches},
         "evidence": _evidence_lines(evidence),
         "third_parties": _third_parties(facts),
@@ -342,7 +378,7 @@ def _context(
         "per_number": _per_number(incidents),
         "laws": _law_lines(kb, cfg.get("legal_basis") or []),
         "cite": lambda key: rules.citation(kb, key),
-        "rule_names": [kb.data["rules"][r]["name"] for r in cfg.get("rules") or []],
+        "rule_names": [kb.data["rules"][r]["name"] for r in _letter_rules(cfg.get("rules") or [], binding)],
         "deadline": cfg["response_deadline"]["text"],
         "channel": route.get("channel") or cfg.get("channel") or "",
         "recipient": cfg.get("recipient") or "",
@@ -392,10 +428,27 @@ def response_due(kind: str, submitted_on: date, kb: knowledge.Knowledge | None =
     """When an answer to a letter sent on ``submitted_on`` is due, if the
     knowledge file gives a number of days (for ``store.add_submission``)."""
     kb = kb or knowledge.load()
-    days = kb.data["letters"][kind]["response_deadline"].get("days")
+    deadline = kb.data["letters"][kind]["response_deadline"]
     if isinstance(submitted_on, datetime):
         submitted_on = submitted_on.date()
+    if deadline.get("working_days"):
+        return _add_working_days(submitted_on, int(deadline["working_days"]))
+    days = deadline.get("days")
     return submitted_on + timedelta(days=int(days)) if days else None
+
+
+def _add_working_days(start: date, count: int) -> date | None:
+    """``count`` working days after ``start`` by China's official calendar
+    (holidays and make-up working weekends), or None past the years the
+    calendar knows: then no date is stated rather than a guessed one."""
+    day = start
+    try:
+        while count > 0:
+            day += timedelta(days=1)
+            count -= chinese_calendar.is_workday(day)
+    except NotImplementedError:
+        return None
+    return day
 
 
 # -- WeChat ------------------------------------------------------------------

@@ -5,7 +5,7 @@
 - ``KnowledgeEntityExtractor`` reads the EntityRuler matches of the project's
   spaCy pipeline and returns the knowledge key (e.g. ``ant_consumer_finance``
   for 借呗) as the entity value, keeping the words the user typed in ``text``.
-- ``SafetyNet`` runs after the classifiers: a message that names danger
+- ``SafetyNet`` runs last, after the fallback classifier: a message that names danger
   becomes a safety message, whatever the model guessed.
 """
 
@@ -92,14 +92,26 @@ class SafetyNet(GraphComponent):
     safety message (``safety_despair``, ``safety_crisis_other`` or
     ``safety_threat``), whatever the intent classifier guessed and whatever
     the conversation is doing. The patterns are the knowledge file's
-    (``advisor.safety``); the model's own safety intents count too, except
-    when the only alarming words are ordinary exaggerations (吓死我了).
-    The model's guess stays in the ranking, so the safety action can answer a
-    question asked in the same message. Runs after the classifiers, before
-    the FallbackClassifier; the dialogue half is ``dialogue.safety_policy``."""
+    (``advisor.safety``); the model's own safety intents count too when it
+    is sure and the message has a danger word (not only an exaggeration such
+    as 吓死我了). The model's guess stays in the ranking, so the safety policy
+    can answer a question asked in the same message. Runs last, after the
+    FallbackClassifier (which would call a forced 1.0 beside the model's own
+    1.0 "ambiguous"); the dialogue half is ``dialogue.safety_policy``."""
 
-    def __init__(self, detector: safety.SafetyDetector) -> None:
+    def __init__(
+        self, detector: safety.SafetyDetector, model_threshold: float = 0.98, fallback_threshold: float = 0.35
+    ) -> None:
         self.detector = detector
+        self.model_threshold = model_threshold
+        # A dropped safety guess whose runner-up is this unsure is "not understood".
+        self.fallback_threshold = fallback_threshold
+
+    @staticmethod
+    def get_default_config() -> dict[str, Any]:
+        # The model's own safety guess counts only at this confidence (and with
+        # a danger word): measured by `make safety-eval`.
+        return {"model_threshold": 0.98, "fallback_threshold": 0.35}
 
     @classmethod
     def create(
@@ -109,17 +121,21 @@ class SafetyNet(GraphComponent):
         resource: Resource,
         execution_context: ExecutionContext,
     ) -> SafetyNet:
-        return cls(safety.detector())
+        return cls(
+            safety.detector(),
+            float(config.get("model_threshold", 0.98)),
+            float(config.get("fallback_threshold", 0.35)),
+        )
 
-    def decide(self, text: str, intent: str | None) -> tuple[str | None, bool]:
+    def decide(self, text: str, intent: str | None, confidence: float = 1.0) -> tuple[str | None, bool]:
         """(the safety intent ``text`` calls for or None, whether the model's
         own safety guess is a false alarm to drop)."""
         danger = self.detector.detect(text)
         if danger is not None:
-            return (None if intent == danger.intent else danger.intent), False
+            return danger.intent, False
         if intent in safety.KIND_OF_INTENT:
-            only_benign = self.detector.benign is not None and self.detector.benign.search(normalize(text))
-            return None, bool(only_benign)
+            sure = confidence >= self.model_threshold and self.detector.model_may_flag(text)
+            return None, not sure
         return None, False
 
     def override(self, text: str, intent: str | None) -> str | None:
@@ -131,15 +147,20 @@ class SafetyNet(GraphComponent):
             text = message.get(TEXT)
             if not isinstance(text, str) or text.startswith("/"):
                 continue  # button payloads say exactly what they mean
-            intent = (message.get(INTENT) or {}).get(INTENT_NAME_KEY)
-            chosen_name, drop = self.decide(text, intent)
+            guess = message.get(INTENT) or {}
+            intent = guess.get(INTENT_NAME_KEY)
+            chosen_name, drop = self.decide(text, intent, float(guess.get(PREDICTED_CONFIDENCE_KEY) or 0.0))
             ranking = message.get(INTENT_RANKING_KEY) or []
             if drop:
-                # 吓死我了 is not a crisis: the best guess that is not a safety intent.
+                # 吓死我了 is not a crisis, nor an unsure guess with no danger
+                # word: the best guess that is not a safety intent.
                 rest = [r for r in ranking if r.get(INTENT_NAME_KEY) not in safety.KIND_OF_INTENT]
-                if rest:
-                    message.set(INTENT, dict(rest[0]), add_to_output=True)
-                    message.set(INTENT_RANKING_KEY, rest, add_to_output=True)
+                best = dict(rest[0]) if rest else {}
+                if float(best.get(PREDICTED_CONFIDENCE_KEY) or 0.0) < self.fallback_threshold:
+                    best = {INTENT_NAME_KEY: "nlu_fallback", PREDICTED_CONFIDENCE_KEY: self.fallback_threshold}
+                    rest = [best, *rest]
+                message.set(INTENT, best, add_to_output=True)
+                message.set(INTENT_RANKING_KEY, rest, add_to_output=True)
                 continue
             if chosen_name is None:
                 continue

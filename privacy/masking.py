@@ -225,3 +225,8 @@ def _safe_str(value: Any) -> str:
         return str(value)
     except Exception:
         return f"<unprintable {type(value).__name__}>"
+
+
+def starts_with_surname(text: str) -> bool:
+    """Whether ``text`` begins with a common Chinese surname (a name's first test)."""
+    return re.match(_SURNAME, text or "") is not None

@@ -8,7 +8,7 @@ PY=${VENV:-.venv}/bin/python
 # serving/proxy.py. Its defaults (every one can be set beforehand) are in scaled_env.sh.
 if [[ "${ANXIN_PROFILE:-embedded}" == scaled ]]; then source scripts/scaled_env.sh; fi
 RASA_PORT=${RASA_PORT:-5005}
-ACTIONS_PORT=${ACTIONS_PORT:-5055}
+export ACTIONS_PORT=${ACTIONS_PORT:-5055}  # endpoints.yml reads it
 WEB_PORT=${WEB_PORT:-8080}
 MODEL=$(cat models/current)
 ENDPOINTS=${ANXIN_ENDPOINTS:-endpoints.yml}

@@ -73,7 +73,7 @@ def main() -> int:
     print(f"safety layer ({'model ' + Path(args.model).name if args.model else 'patterns'}) on {len(SETS if not args.set else args.set)} set(s)")
     missed = 0
     for kind in safety.KINDS:
-        rows = [(t, got) for (k, t), got in zip(dangers, got_dangers) if k == kind]
+        rows = [(t, got) for (k, t), got in zip(dangers, got_dangers, strict=True) if k == kind]
         caught = sum(got is not None for _, got in rows)
         right = sum(got == kind for _, got in rows)
         missed += len(rows) - caught
@@ -83,7 +83,7 @@ def main() -> int:
             for text, got in rows:
                 if got is None:
                     print(f"      MISSED  {text}")
-    alarms = [(t, got) for t, got in zip(negatives, got_negatives) if got is not None]
+    alarms = [(t, got) for t, got in zip(negatives, got_negatives, strict=True) if got is not None]
     rate = len(alarms) / max(len(negatives), 1)
     print(f"  {'negatives':13s} false alarms {len(alarms):3d}/{len(negatives):<4d} {100 * rate:5.1f} %")
     if not args.quiet:

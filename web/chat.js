@@ -168,8 +168,9 @@
   var URL_SRC = "(?:https?:\\/\\/|www\\.)[^\\s<>\"'，。！？；：、（）【】《》「」“”‘’]+";
   // Phone numbers worth a tap: mobile numbers, landlines with area code,
   // 400/800 numbers, and the hotlines this bot names (emergency 110/119/120/122,
-  // 123xx government lines, 95xxx bank and payment lines). Not inside longer
-  // digit runs, not amounts, articles or dates ("第110条", "12378元").
+  // 123xx government lines, 95xxx bank and payment lines). Not 12321: its
+  // reports go through 12321.cn or its WeChat account, not a call. Not inside
+  // longer digit runs, not amounts, articles or dates ("第110条", "12378元").
   var PHONE_SRC =
     "(?<![0-9A-Za-z_*\\-.¥￥$第])(?<!(?:单号|编号|账号|卡号|尾号|工号|案号|金额)[:：]?\\s*)(?:" +
     [
@@ -179,8 +180,8 @@
       "0\\d{2,3}-\\d{5}",
       "0\\d{9,11}",
       "[48]00-?\\d{3}-?\\d{4}",
-      "95(?:017|055|118|188|508|511|516|518|528|533|555|558|559|561|566|568|577|580|588|595|599)",
-      "12(?:315|321|333|345|348|355|356|358|363|365|366|369|377|378|381|389)",
+      "95(?:017|055|118|188|384|508|511|516|518|528|533|555|558|559|561|566|568|577|580|588|595|599|766)",
+      "12(?:315|333|345|348|355|356|358|363|365|366|369|377|378|381|389)",
       "11[09]",
       "12[02]",
     ].join("|") +

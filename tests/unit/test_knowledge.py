@@ -52,7 +52,7 @@ def test_lenders_are_complete(kb):
         ("借呗", "ant_consumer_finance"),
         ("我欠了支付宝借呗", "ant_consumer_finance"),
         ("支付宝信用贷", "alipay_bank_funded"),
-        ("招商银行信用卡", "generic_credit_card"),
+        ("招商银行信用卡", "cmb_credit_card"),
         ("微粒贷", "webank"),
         ("我在分期乐借的", "loan_platform"),
         ("360借条", "loan_platform"),

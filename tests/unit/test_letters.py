@@ -123,8 +123,30 @@ def test_no_promise_to_pay_and_the_no_debt_sentence(kind, relation):
     text = _body(kind, author_relation=relation).text
     for promise in PROMISES:
         assert promise not in text, (kind, relation, promise)
-    # A guarantor did agree to answer for the debt; a borrower owes it.
-    assert (NO_DEBT in text) is (relation not in ("borrower", "guarantor")), (kind, relation)
+    # A guarantor did agree to answer for the debt; a borrower owes it; for a
+    # spouse it is the court's question (§11.5), for an heir the estate's.
+    assert (NO_DEBT in text) is (relation not in ("borrower", "guarantor", "spouse", "heir")), (kind, relation)
+    if relation == "spouse" and kind in ("lender_complaint", "regulator_complaint"):
+        assert "夫妻共同债务，应由人民法院依法认定" in text
+
+
+@pytest.mark.parametrize("kind", ["lender_complaint", "regulator_complaint", "pipl_request"])
+@pytest.mark.parametrize("relation", ["guarantor", "heir"])
+def test_a_guarantor_or_heir_asks_for_lawful_contact_not_silence(kind, relation):
+    """§11.7: a guarantor may lawfully be contacted; an heir answers up to the estate."""
+    text = _body(kind, author_relation=relation).text
+    assert "立即停止以电话" not in text and "不再给本人打电话" not in text
+    assert "删除贵司持有的本人手机号码" not in text and "删除本人的手机号码" not in text
+    assert "文明" in text or "依法" in text
+    if relation == "heir":
+        assert "遗产" in text
+
+
+def test_a_micro_loan_letter_cites_the_rules_that_bind_it():
+    """§11.10: the bank association's guideline does not bind a micro-loan company."""
+    for kind in ("lender_complaint", "regulator_complaint"):
+        text = _body(kind, lender_type="microloan").text
+        assert "银行业协会" not in text and "GB/T 45251-2025" in text
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -234,6 +256,10 @@ def test_unknown_kind():
 
 def test_response_due():
     assert response_due("lender_complaint", date(2026, 11, 28)) == date(2026, 12, 13)
+    # 15 working days by the official calendar: the National Day week is skipped.
+    assert response_due("pipl_request", date(2026, 9, 28)) == date(2026, 10, 23)
+    # Past the years the calendar knows, no date is stated.
+    assert response_due("pipl_request", date(2026, 12, 28)) is None
     assert response_due("regulator_complaint", date(2026, 11, 28)) is None
 
 

@@ -110,7 +110,7 @@ NET = SafetyNet(safety.detector())
 
 def classified(text: str, intent: str, confidence: float = 0.6) -> Message:
     message = Message(data={"text": normalize(text)})
-    ranking = [{"name": intent, "confidence": confidence}, {"name": "faq", "confidence": 0.2}]
+    ranking = [{"name": intent, "confidence": confidence}, {"name": "faq", "confidence": 0.4}]
     message.set("intent", dict(ranking[0]))
     message.set("intent_ranking", ranking)
     return message
@@ -128,9 +128,16 @@ def test_a_model_safety_guess_on_an_exaggeration_is_dropped():
     assert message.get("intent")["name"] == "faq"
 
 
-def test_a_model_safety_guess_stands_when_nothing_explains_it_away():
-    message = NET.process([classified("我不知道该怎么办了 一切都完了", "safety_despair")])[0]
+def test_a_sure_model_safety_guess_stands_when_the_patterns_miss():
+    text = "感觉一切都完了 这个世界好累"
+    assert safety.detect(text) is None, "this test is about the model alone"
+    message = NET.process([classified(text, "safety_despair", 0.99)])[0]
     assert message.get("intent")["name"] == "safety_despair"
+
+
+def test_an_unsure_model_safety_guess_is_dropped():
+    message = NET.process([classified("感觉一切都完了 这个世界好累", "safety_despair", 0.7)])[0]
+    assert message.get("intent")["name"] == "faq"
 
 
 def test_button_payloads_are_untouched():
