@@ -19,7 +19,7 @@ from rasa_sdk.executor import CollectingDispatcher
 import knowledge
 from actions.common import known_role, latest_entities, latest_text, send
 from advisor import replies
-from advisor.roles import infer_role
+from advisor.roles import STATED_ROLES, infer_role
 
 FAMILY_LIABILITY = "family_liability"
 
@@ -42,11 +42,12 @@ def faq_key(message: dict[str, Any]) -> str | None:
 
 def user_role(tracker: Tracker) -> tuple[str | None, list[dict[str, Any]]]:
     """The known role, or one read from the latest message (with the event that keeps it)."""
-    role = known_role(tracker)
-    if role:
-        return role, []
-    role = infer_role(latest_text(tracker), latest_entities(tracker, "relation"))
-    return role, ([SlotSet("user_role", role)] if role else [])
+    known = known_role(tracker)
+    stated = infer_role(latest_text(tracker), latest_entities(tracker, "relation"))
+    # A role said outright now (a guarantor, an heir) corrects an earlier one.
+    if stated and (not known or (stated in STATED_ROLES and stated != known)):
+        return stated, [SlotSet("user_role", stated)]
+    return known, []
 
 
 class ActionAnswerFaq(Action):

@@ -131,7 +131,7 @@ def what_to_say(role: str | None) -> Reply:
     """
     kb = knowledge.load()
     script = {
-        "borrower": ["what_to_say_borrower"],
+        "borrower": ["what_to_say_borrower", "borrower_negotiate"],
         "spouse": ["what_to_say_spouse", "do_not_promise"],
         "guarantor": ["what_to_say_guarantor"],
         "heir": ["what_to_say_heir"],

@@ -30,8 +30,16 @@ INVERSE = {
 }
 
 _BORROWER_SELF = re.compile(
-    r"(我本人|我自己|本人|借款人就是我|是我借的|我借的|我欠的|我自己借|我在.{0,8}借|我逾期|我的(网贷|借款|欠款|贷款))"
+    r"(我本人|我自己|本人|借款人就是我|是我借的|我借的|我欠的|我自己借|我在.{0,8}借|我逾期|我的(网贷|借款|欠款|贷款)|^(我)?(实在|真的)?还不(上|起))"
 )
+# Roles people state outright, which correct an earlier guess ("等等，我其实
+#签过担保"): a guarantor, or an heir of a borrower who died.
+_GUARANTOR = re.compile(
+    r"(?<!没)(?<!没有)(?<!不是)(?<!不)(签|当|做|作)(了|过)?[^，。？?]{0,8}(担保|保证人)|我(就)?是(他的|她的)?(担保人|保证人)"
+)
+_HEIR = re.compile(r"(去世|过世|病逝|走了以后|不在了|生前|遗产|继承|走了.{0,8}(留下|留了|欠的|欠了|啥也没))")
+STATED_ROLES = ("guarantor", "heir")
+
 _I_AM = re.compile(r"我(就)?是(他|她|借款人|欠款人)?(的)?(?P<word>[^，,。.!！?？\s]{1,6})")
 # "我儿子借了…", "我老公欠…", "我女儿在借呗上借…"
 _MY_X_BORROWED = re.compile(
@@ -57,6 +65,10 @@ def infer_role(
         relation_values = [v for v in relation_values if v != "borrower"]
         text = _NOT_BORROWER.sub("", text)
 
+    if _GUARANTOR.search(text):
+        return "guarantor"
+    if _HEIR.search(text) and not _BORROWER_SELF.search(text):
+        return "heir"
     if _I_AM.search(text):
         word = _I_AM.search(text).group("word")
         key = kb.resolve_relation(word)
