@@ -14,7 +14,8 @@ predicts, in order:
    resumes it (``action_resume_form``);
 3. for a threat only: what the same message also asked (the classifier's own
    guess, kept second in the ranking): an answer, a report, a log entry;
-4. ``action_listen``.
+4. ``action_listen`` — unless a report or log entry started in step 3 was
+   complete at once; then the form's own rules follow (the summary).
 
 It predicts nothing for any other message, and it needs no training.
 """
@@ -106,6 +107,10 @@ def next_step(tracker: DialogueStateTracker) -> tuple[str, list[Event]] | None:
     answer = _answer_after(kind, user)
     if answer and answer not in ran:
         return answer, []
+    if answer in ran and answer.endswith("_form") and tracker.active_loop_name is None:
+        # The report or log the message also was is already complete: the
+        # form's own rules say what follows (the summary, saving the entry).
+        return None
     return ACTION_LISTEN_NAME, []
 
 

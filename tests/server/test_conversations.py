@@ -57,7 +57,7 @@ def test_where_to_complain_for_a_micro_loan(bot):
 
 def test_out_of_scope_is_kind_and_offers_the_menu(bot):
     reply = bot.say("帮我查一下明天的天气")
-    assert "帮不上" in reply or "没太明白" in reply
+    assert "帮不了" in reply or "没太明白" in reply
 
 
 def test_bot_challenge(bot):
@@ -83,23 +83,24 @@ def test_privacy_question(bot):
 
 def test_assessment_names_the_rules_for_what_happened(bot):
     user = bot.new_user()
-    user.say("催收半夜打电话给我，还骂人，还爆通讯录，我是借款人本人")
+    first = user.say("催收半夜打电话给我，还骂人，还爆通讯录，我是借款人本人")
+    assert "22:00" in first and "辱骂" in first, "what happened is answered first"
     assert "还清" in user.say("招商银行信用卡")
     reply = user.say("还没还")
-    assert "银行业协会2026年催收指引" in reply
-    assert "22:00" in reply and "辱骂" in reply
+    assert "22:00" not in reply, "the summary does not repeat what was answered"
     assert "12378" in reply
     assert "还款义务在您" in reply
     assert "债务优化" in reply, "a borrower who has not repaid is warned about paid middlemen"
 
 
 def test_a_mother_told_she_will_go_to_jail_hears_it_is_not_a_crime(bot):
-    assert "哪个平台" in bot.say("我是他妈 我儿子欠了钱 催收天天半夜打我电话 说不还就让我坐牢 我好害怕")
+    first = bot.say("我是他妈 我儿子欠了钱 催收天天半夜打我电话 说不还就让我坐牢 我好害怕")
+    assert "夸大后果吓唬人" in first and "不是犯罪" in first and "22:00" in first, "answered first"
+    assert "哪个平台" in first
     reply = bot.say("借呗")
     assert "还清" in reply, "the collector's 说不还 is not an answer about repayment"
     summary = bot.say("还没还呢")
-    assert "夸大后果吓唬人" in summary and "不是犯罪" in summary
-    assert "22:00" in summary and "第465条" in summary
+    assert "第465条" in summary
 
 
 def test_a_husband_asking_if_he_must_pay_hears_the_spouse_rule_first(bot):
@@ -122,19 +123,20 @@ def test_triage_asks_what_happened_when_nobody_said(bot):
 
 def test_a_colleague_called_about_a_credit_card(bot):
     reply = bot.say("我是他同事，他信用卡欠了钱，催收天天打到我们单位来")
+    assert "联系家人、同事或通讯录" in reply, "calls to the workplace are answered first"
     if "做了什么" in reply:
         reply = bot.say("打给同事")
     assert "还清" in reply
     summary = bot.say("不清楚")
-    assert "联系家人、同事或通讯录" in summary and "12378" in summary
+    assert "12378" in summary
     assert "第465条" in summary, "a colleague has no duty to pay"
 
 
 def test_a_micro_loan_borrower_threatened(bot):
     summary = bot.say("我在一个小贷公司借的钱逾期了，催收发短信恐吓我，说后果自负")
+    assert summary.index("110") < summary.index("地方金融管理局"), "a threat gets 110 first"
     assert "威胁恐吓" in summary and "第五十条" in summary
-    assert "地方金融管理局" in summary
-    assert "110" in summary
+    assert "银行业协会" not in summary, "a micro-loan company is held to its own rules"
 
 
 

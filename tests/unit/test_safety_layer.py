@@ -195,6 +195,13 @@ def test_a_question_beside_a_threat_is_answered_after_it():
     assert actions == [*REPLIES[safety.THREAT], "action_answer_faq", "action_listen"]
 
 
+def test_a_report_beside_a_threat_that_is_complete_at_once_is_summed_up_by_its_rules():
+    tracker = tracker_in(None, "safety_threat", guess="report_harassment")
+    for action in [*REPLIES[safety.THREAT], "triage_form"]:
+        tracker.update(ActionExecuted(action))
+    assert next_step(tracker) is None, "the form finished: RulePolicy's summary rule follows"
+
+
 def test_a_question_beside_despair_is_not_answered():
     # "If I die, is the debt gone?" must not get a debt answer.
     assert "action_answer_faq" not in run_policy(tracker_in(None, "safety_despair", guess="faq"))
