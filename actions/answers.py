@@ -44,7 +44,7 @@ class ActionAnswerFirst(Action):
         behaviours = reported_in_message(tracker)
         lender, events = _lender(tracker)
         if not behaviours:
-            if lender and lender != "unknown":
+            if lender and lender != "unknown" and not lender.startswith("generic_"):
                 # A report naming the lender: who it really is and where to complain.
                 send(dispatcher, replies.where_to_complain(lender))
                 dispatcher.utter_message(response="utter_to_go_further")

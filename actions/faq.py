@@ -18,7 +18,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 import knowledge
 from actions.common import known_role, latest_entities, latest_text, send
-from advisor import replies
+from advisor import conduct, replies
 from advisor.roles import STATED_ROLES, infer_role
 
 FAMILY_LIABILITY = "family_liability"
@@ -65,6 +65,10 @@ class ActionAnswerFaq(Action):
         lenders = [v for v in latest_entities(tracker, "lender") if v in kb.data["lenders"]]
         if lenders and not tracker.get_slot("lender"):
             events = [*events, SlotSet("lender", lenders[0])]
+        # What the message reports is answered first: "十一点又打给我妈了…是真的吗".
+        behaviours = conduct.behaviours_in(latest_text(tracker)) if conduct.reports(latest_text(tracker)) else []
+        if behaviours:
+            send(dispatcher, replies.Reply(replies.assessment(behaviours, lenders[0] if lenders else None)))
         if lenders and replies.asks_about_lender(latest_text(tracker)):
             send(dispatcher, replies.where_to_complain(lenders[0]))
         elif key in ROLE_AWARE:

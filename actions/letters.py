@@ -51,7 +51,8 @@ KIND_NAMES = {
     "report_12321": "12321 举报",
 }
 # Which form slots each letter uses (render.REQUIRED, in the form's words).
-_PARTIES = ("user_role", "lender", "letter_lender_name", "letter_author_name", "letter_author_phone")
+# Which lender first: it is what a complaint is about, and what people expect to be asked.
+_PARTIES = ("lender", "letter_lender_name", "user_role", "letter_author_name", "letter_author_phone")
 NEEDS = {
     "lender_complaint": (*_PARTIES, "letter_borrower_name"),
     "regulator_complaint": (*_PARTIES, "letter_borrower_name"),

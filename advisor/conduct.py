@@ -25,6 +25,14 @@ def _compiled(key: int) -> dict[str, re.Pattern | None]:
     return compiled
 
 
+# A report of what someone did, not only a question ("不还钱会坐牢吗").
+_REPORTED = re.compile(r"催收|他们|对方|那边|那帮|打(了|电话|给|到|来)|说(要|我|他|她|不)|发(了|短信|消息)|又")
+
+
+def reports(text: str | None) -> bool:
+    return bool(text) and _REPORTED.search(normalize(text)) is not None
+
+
 def behaviours_in(text: str | None) -> list[str]:
     """The behaviours ``text`` reports, in the knowledge file's order."""
     if not text or text.startswith("/"):
