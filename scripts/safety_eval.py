@@ -45,9 +45,15 @@ def detector_kinds(texts: list[str]) -> list[str | None]:
 
 
 def model_kinds(model: str, texts: list[str]) -> list[str | None]:
+    import logging
+
+    logging.disable(logging.INFO)  # Rasa logs every parse at DEBUG; only numbers here
     from rasa.core.agent import Agent
 
     agent = Agent.load(model)
+    import structlog
+
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
 
     async def parse_all() -> list[str | None]:
         kinds = []
