@@ -10,6 +10,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 import knowledge
 from actions.common import conversation_entities, known_role, latest_entities, latest_text, send
+from actions.faq import user_role
 from advisor import conduct, replies
 from advisor.roles import infer_role
 
@@ -43,6 +44,7 @@ class ActionAnswerFirst(Action):
     ) -> list[dict[str, Any]]:
         behaviours = reported_in_message(tracker)
         lender, events = _lender(tracker)
+        events = [*events, *user_role(tracker)[1]]  # "是我自己借的" is kept for later answers
         if not behaviours:
             if lender and lender != "unknown" and not lender.startswith("generic_"):
                 # A report naming the lender: who it really is and where to complain.
@@ -68,6 +70,7 @@ class ActionNotUnderstood(Action):
     ) -> list[dict[str, Any]]:
         behaviours = reported_in_message(tracker)
         lender, events = _lender(tracker)
+        events = [*events, *user_role(tracker)[1]]
         if behaviours:
             send(dispatcher, replies.first_answer(behaviours, lender))
             dispatcher.utter_message(response="utter_menu")
@@ -77,7 +80,7 @@ class ActionNotUnderstood(Action):
             return events
         dispatcher.utter_message(response="utter_default")
         dispatcher.utter_message(response="utter_menu")
-        return []
+        return events
 
 
 class ActionTriageSummary(Action):

@@ -138,7 +138,11 @@ class FormValidation(FormValidationAction):
         requested = tracker.get_slot("requested_slot")
         answered = any(e.get("name") == requested and e.get("value") is not None for e in events)
         if requested and not answered and intent_name(tracker) in self.step_aside_for:
-            return []
+            if tracker.latest_action_name in (None, "action_listen"):
+                return []  # step aside: a rule answers the message first
+            # Back after the interruption: ask the same question again (Rasa
+            # would otherwise pick the domain's first empty slot).
+            return [SlotSet("requested_slot", requested)]
         return events
 
     async def get_validation_events(

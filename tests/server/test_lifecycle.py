@@ -63,4 +63,7 @@ def test_the_log_survives_a_restart_and_delete_my_data_erases_it(restarted):
     assert "已删除" in restarted.say("确定全部删除")
     assert "还没有记录" in restarted.say("查看我的记录")
     # The conversation is gone too: the role said before is no longer known.
-    assert "借款人本人" in restarted.say("帮我写投诉信")
+    reply = restarted.say("帮我写投诉信")
+    if "哪个平台" in reply:  # the lender is asked first
+        reply = restarted.say("跳过")
+    assert "借款人本人" in reply
