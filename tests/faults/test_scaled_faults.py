@@ -22,7 +22,12 @@ ROLE_WORDS = {"parent": "我是他妈妈", "spouse": "我是他老婆", "borrowe
 
 
 def company(lender: str) -> str:
-    name = knowledge.load().data["lenders"][lender]["legal_name"]
+    """A phrase only this lender's answer holds: its introduction when it has
+    one (brands whose money may come from several lenders), else its name."""
+    raw = knowledge.load().data["lenders"][lender]
+    if raw.get("intro"):
+        return raw["intro"][:12]
+    name = raw["legal_name"]
     for stop in ("或", "（"):
         name = name.split(stop)[0]
     return name
