@@ -217,7 +217,7 @@ def test_lender_complaint_demands():
 def test_regulator_complaint_goes_where_the_lender_type_says():
     consumer = _body("regulator_complaint")
     assert "12378" in consumer.text and "国家金融监督管理总局" in consumer.recipient
-    assert "违反的规定" in consumer.text and "银行业协会2026年催收指引" in consumer.text
+    assert "涉及的规定" in consumer.text and "银行业协会2026年催收指引" in consumer.text
     microloan = _body("regulator_complaint", lender_type="microloan")
     assert "地方金融管理局" in microloan.recipient and "12378" not in microloan.text
     unknown = _body("regulator_complaint", lender_type="unknown")
