@@ -60,8 +60,6 @@ NEEDS = {
     "police_statement": ("letter_police_station", *_PARTIES, "letter_borrower_name"),
     "report_12321": ("letter_author_phone",),
 }
-_NAME = re.compile(r"(?:我叫|我姓名是|姓名是?|名字是?|叫|是)?\s*(?P<name>[\u4e00-\u9fff·]{2,6})")
-_NAME_TRAIL = ("吧", "啊", "呀", "的", "了")
 
 
 def kind_in(text: str) -> str | None:
@@ -78,16 +76,6 @@ def definite_legal_name(lender_key: str | None) -> str | None:
         return None
     name = re.sub(r"（[^）]*）", "", kb.lender(lender_key).legal_name)
     return name if re.fullmatch(r"[\u4e00-\u9fff]+(有限公司|股份有限公司|有限责任公司)", name) else None
-
-
-def _person_name(text: str) -> str | None:
-    match = _NAME.fullmatch(text.strip().rstrip("。.！!"))
-    if not match:
-        return None
-    name = match["name"]
-    while name and name[-1] in _NAME_TRAIL:
-        name = name[:-1]
-    return name if len(name) >= 2 else None
 
 
 def _given(value: Any) -> str | None:

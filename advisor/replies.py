@@ -145,12 +145,15 @@ def what_to_say(role: str | None) -> Reply:
     )
 
 
-def lender_intro(lender_key: str | None) -> list[str]:
-    """Who really lent the money, when we know it."""
+def lender_intro(lender_key: str | None, with_steps: bool = True) -> list[str]:
+    """Who really lent the money, when we know it; ``with_steps`` adds how to
+    find the real lender where the brand alone does not say."""
     kb = knowledge.load()
     if lender_key == "ant_consumer_finance":
         return [kb.fact("alipay_real_lender") + kb.fact("alipay_bank_funded")]
-    steps = "可以这样确认：\n" + "\n".join(f"{i}. {s}" for i, s in enumerate(kb.find_lender_steps, 1))
+    steps = ""
+    if with_steps:
+        steps = "可以这样确认：\n" + "\n".join(f"{i}. {s}" for i, s in enumerate(kb.find_lender_steps, 1))
     if not lender_key or lender_key == "unknown":
         return ["投诉要找真正放款的机构，" + steps]
     lender = kb.lender(lender_key)
@@ -232,7 +235,7 @@ def first_answer(behaviours: list[str], lender_key: str | None) -> Reply:
     if lender_key and lender_key != "unknown":
         steps = kb.complaint_steps(lender_key)[:2]
         bubbles.append(
-            lender_intro(lender_key)[0].split("可以这样确认")[0]
+            lender_intro(lender_key, with_steps=False)[0]
             + "\n去哪里投诉：\n"
             + "\n".join(f"{i}. {s}" for i, s in enumerate(steps, 1))
         )

@@ -138,10 +138,6 @@ class SafetyNet(GraphComponent):
             return None, not sure
         return None, False
 
-    def override(self, text: str, intent: str | None) -> str | None:
-        """The safety intent ``text`` calls for, or None to keep ``intent``."""
-        return self.decide(text, intent)[0]
-
     def process(self, messages: list[Message]) -> list[Message]:
         for message in messages:
             text = message.get(TEXT)

@@ -3,8 +3,9 @@
 import pytest
 
 from actions import incident_text
-from actions.letters import _person_name, definite_legal_name, kind_in
+from actions.letters import definite_legal_name, kind_in
 from channels.wechat_format import messages_to_text
+from letters.fields import person_name
 from nlu.text import normalize
 
 
@@ -91,7 +92,7 @@ def test_legal_names_are_used_only_when_certain():
     ("text", "name"), [("王秀英", "王秀英"), ("我叫李建国", "李建国"), ("张伟吧", "张伟")]
 )
 def test_person_name(text, name):
-    assert _person_name(text) == name
+    assert person_name(text) == name
 
 
 def test_wechat_shows_the_letter_once():
