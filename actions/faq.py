@@ -23,12 +23,6 @@ from advisor.roles import STATED_ROLES, infer_role
 
 FAMILY_LIABILITY = "family_liability"
 
-# FAQs whose answer depends on who the user is (see advisor.replies).
-ROLE_AWARE = {
-    FAMILY_LIABILITY: replies.family_liability,
-    "what_to_say": replies.what_to_say,
-}
-
 
 def faq_key(message: dict[str, Any]) -> str | None:
     """The FAQ a parsed message asks: a button's ``faq_topic``, else the response selector's pick."""
@@ -71,12 +65,8 @@ class ActionAnswerFaq(Action):
             send(dispatcher, replies.Reply(replies.assessment(behaviours, lenders[0] if lenders else None)))
         if lenders and replies.asks_about_lender(latest_text(tracker)):
             send(dispatcher, replies.where_to_complain(lenders[0]))
-        elif key in ROLE_AWARE:
-            send(dispatcher, ROLE_AWARE[key](role))
         elif key in kb.faq:
-            dispatcher.utter_message(response=f"utter_faq/{key}")
-            for caveat in kb.data.get("faq_caveats", {}).get(key, []):
-                dispatcher.utter_message(text=replies.caveat_for(caveat, role))
+            send(dispatcher, replies.faq_answer(key, role))
         else:
             dispatcher.utter_message(response="utter_default")
         return events

@@ -28,9 +28,9 @@ from actions.common import (
     latest_text,
     send,
 )
-from actions.faq import FAMILY_LIABILITY, ROLE_AWARE, faq_key
+from actions.faq import FAMILY_LIABILITY, faq_key
 from actions.options import chosen_button
-from advisor.replies import Reply
+from advisor import replies
 from advisor.roles import ROLE_UNKNOWN, infer_role
 
 # Intents that are not answers to the form's question. The form rejects them
@@ -189,11 +189,8 @@ class ValidateTriageForm(FormValidation):
             if not tailored:
                 return events  # the pattern alone is too weak for the generic answer
             faq = FAMILY_LIABILITY
-        if faq in ROLE_AWARE and tailored:
-            send(dispatcher, Reply(ROLE_AWARE[faq](role).bubbles))
-            return events
         if faq:
-            dispatcher.utter_message(response=f"utter_faq/{faq}")
+            send(dispatcher, replies.faq_answer(faq, role if tailored else None))
         return events
 
     def name(self) -> str:

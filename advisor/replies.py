@@ -123,6 +123,26 @@ def caveat_for(fact_key: str, role: str | None) -> str:
     return knowledge.load().fact(fact_key)
 
 
+def faq_answer(key: str, role: str | None) -> Reply:
+    """The answer to FAQ ``key`` for who the user is.
+
+    Role-aware questions get the role's own facts. Any other answer is sent
+    with its caveats; an answer written for someone only being contacted is
+    followed, for a borrower, spouse, guarantor or heir, by their own rule.
+    """
+    kb = knowledge.load()
+    if key == "family_liability":
+        return family_liability(role)
+    if key == "what_to_say":
+        return what_to_say(role)
+    bubbles = [kb.faq_answer(key)] + [caveat_for(c, role) for c in kb.faq_caveats(key)]
+    if key in kb.third_party_faqs and role in OWN_RULE_ROLES:
+        bubbles.append(f"上面说的是只被联系到的亲友。您是{role_phrase(role)}，情况不同：" + family_liability(role).bubbles[0])
+    elif key in kb.third_party_faqs and role is None and "担保" not in "".join(bubbles):
+        bubbles.append(kb.fact("exceptions_short"))  # who the user is is unknown: the exceptions too
+    return Reply(list(dict.fromkeys(bubbles)))
+
+
 def what_to_say(role: str | None) -> Reply:
     """What to say when the collector calls: a script for who the user is.
 

@@ -87,6 +87,15 @@ class Knowledge:
     def fact_texts(self, keys: Iterable[str]) -> list[str]:
         return [self.fact(k) for k in keys]
 
+    def faq_caveats(self, key: str) -> list[str]:
+        """Facts sent after FAQ ``key`` (the exceptions to its rule)."""
+        return list(self.data.get("faq_caveats", {}).get(key, []))
+
+    @property
+    def third_party_faqs(self) -> set[str]:
+        """FAQs answered for someone only being contacted (see the knowledge file)."""
+        return set(self.data.get("third_party_faqs", []))
+
     def faq_answer(self, key: str) -> str:
         """The FAQ reply for ``faq/<key>``: its facts as one short message."""
         return "\n".join(self.fact_texts(self.faq[key]))
