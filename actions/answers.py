@@ -10,8 +10,9 @@ from rasa_sdk.executor import CollectingDispatcher
 
 import knowledge
 from actions.common import conversation_entities, known_role, latest_entities, latest_text, send
-from actions.faq import user_role
-from advisor import conduct, replies
+from actions.faq import answer_role, question_key, user_role
+from actions.forms import asked_faq
+from advisor import conduct, questions, replies
 from advisor.roles import infer_role
 
 
@@ -32,9 +33,23 @@ def reported_in_message(tracker: Tracker) -> list[str]:
     return list(dict.fromkeys(named + conduct.behaviours_in(latest_text(tracker))))
 
 
+def _answer_question(dispatcher: CollectingDispatcher, tracker: Tracker, role: str | None, model_key: str | None) -> bool:
+    """Answer the question a report also asks ("…这正常吗", "我要替他还吗"), or,
+    for someone whose situation has its own answer (前夫, 担保人, 继承人), that
+    answer. False when there is nothing to answer."""
+    key = question_key(tracker, model_key, role)
+    if key is None and role in questions.SITUATION_ROLES:
+        key = questions.FAMILY_LIABILITY
+    if key not in knowledge.load().faq:
+        return False
+    send(dispatcher, replies.faq_answer(key, answer_role(key, role)))
+    return True
+
+
 class ActionAnswerFirst(Action):
     """A report that already says what happened gets an answer to it first:
-    what is wrong with it and where to complain; the questions come after."""
+    what is wrong with it and where to complain, and the answer to a question
+    it asks; the questions come after."""
 
     def name(self) -> str:
         return "action_answer_first"
@@ -44,23 +59,26 @@ class ActionAnswerFirst(Action):
     ) -> list[dict[str, Any]]:
         behaviours = reported_in_message(tracker)
         lender, events = _lender(tracker)
-        events = [*events, *user_role(tracker)[1]]  # "是我自己借的" is kept for later answers
-        if not behaviours:
-            if lender and lender != "unknown" and not lender.startswith("generic_"):
-                # A report naming the lender: who it really is and where to complain.
-                send(dispatcher, replies.where_to_complain(lender))
-                dispatcher.utter_message(response="utter_to_go_further")
-            else:
-                dispatcher.utter_message(response="utter_empathy")
-            return events
-        send(dispatcher, replies.first_answer(behaviours, lender))
-        dispatcher.utter_message(response="utter_to_go_further")
-        return [*events, SlotSet("answered_behaviours", behaviours)]
+        role, role_events = user_role(tracker)
+        events = [*events, *role_events]  # "是我自己借的" is kept for later answers
+        named_lender = lender and lender != "unknown" and not lender.startswith("generic_")
+        if behaviours:
+            send(dispatcher, replies.first_answer(behaviours, lender))
+            events.append(SlotSet("answered_behaviours", behaviours))
+        elif named_lender:
+            # A report naming the lender: who it really is and where to complain.
+            send(dispatcher, replies.where_to_complain(lender))
+        answered = _answer_question(dispatcher, tracker, role, asked_faq(tracker))
+        if behaviours or named_lender or answered:
+            dispatcher.utter_message(response="utter_to_go_further")
+        else:
+            dispatcher.utter_message(response="utter_empathy")
+        return events
 
 
 class ActionNotUnderstood(Action):
     """The NLU is unsure: answer what the rules still recognise (a behaviour,
-    a lender), else say so kindly and offer the menu."""
+    a lender, a question), else say so kindly and offer the menu."""
 
     def name(self) -> str:
         return "action_not_understood"
@@ -70,16 +88,18 @@ class ActionNotUnderstood(Action):
     ) -> list[dict[str, Any]]:
         behaviours = reported_in_message(tracker)
         lender, events = _lender(tracker)
-        events = [*events, *user_role(tracker)[1]]
+        role, role_events = user_role(tracker)
+        events = [*events, *role_events]
         if behaviours:
             send(dispatcher, replies.first_answer(behaviours, lender))
-            dispatcher.utter_message(response="utter_menu")
-            return events
-        if lender:
+        elif lender:
             send(dispatcher, replies.where_to_complain(lender))
-            return events
-        dispatcher.utter_message(response="utter_default")
-        dispatcher.utter_message(response="utter_menu")
+        answered = _answer_question(dispatcher, tracker, role, None)
+        if behaviours:
+            dispatcher.utter_message(response="utter_menu")
+        elif not (lender or answered):
+            dispatcher.utter_message(response="utter_default")
+            dispatcher.utter_message(response="utter_menu")
         return events
 
 

@@ -18,7 +18,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 import knowledge
 from actions.common import known_role, latest_entities, latest_text, send
-from advisor import conduct, replies
+from advisor import conduct, questions, replies
 from advisor.roles import STATED_ROLES, infer_role
 
 FAMILY_LIABILITY = "family_liability"
@@ -44,6 +44,18 @@ def user_role(tracker: Tracker) -> tuple[str | None, list[dict[str, Any]]]:
     return known, []
 
 
+def question_key(tracker: Tracker, model_key: str | None, role: str | None) -> str | None:
+    """The FAQ the latest message asks: rules first (advisor.questions), then the model's pick."""
+    relations = tuple(latest_entities(tracker, "relation"))
+    return questions.faq_for(latest_text(tracker), model_key, role, relations)
+
+
+def answer_role(key: str, role: str | None) -> str | None:
+    """The role an answer is written for: a borrower asking whether the family
+    must pay gets the family's rule, not their own."""
+    return None if role == "borrower" and key == FAMILY_LIABILITY else role
+
+
 class ActionAnswerFaq(Action):
     def name(self) -> str:
         return "action_answer_faq"
@@ -52,10 +64,10 @@ class ActionAnswerFaq(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[dict[str, Any]]:
         kb = knowledge.load()
-        key = replies.faq_for_message(faq_key(tracker.latest_message), latest_text(tracker))
         # Who the user said they are, and the lender they named, are kept for
         # later answers, whatever the question.
         role, events = user_role(tracker)
+        key = question_key(tracker, replies.faq_for_message(faq_key(tracker.latest_message), latest_text(tracker)), role)
         lenders = [v for v in latest_entities(tracker, "lender") if v in kb.data["lenders"]]
         if lenders and not tracker.get_slot("lender"):
             events = [*events, SlotSet("lender", lenders[0])]
@@ -66,7 +78,7 @@ class ActionAnswerFaq(Action):
         if lenders and replies.asks_about_lender(latest_text(tracker)):
             send(dispatcher, replies.where_to_complain(lenders[0]))
         elif key in kb.faq:
-            send(dispatcher, replies.faq_answer(key, role))
+            send(dispatcher, replies.faq_answer(key, answer_role(key, role)))
         else:
             dispatcher.utter_message(response="utter_default")
         return events

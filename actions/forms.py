@@ -23,14 +23,11 @@ import knowledge
 from actions.common import (
     conversation_entities,
     intent_name,
-    known_role,
     latest_entities,
     latest_text,
-    send,
 )
-from actions.faq import FAMILY_LIABILITY, faq_key
+from actions.faq import faq_key
 from actions.options import chosen_button
-from advisor import replies
 from advisor.roles import ROLE_UNKNOWN, infer_role
 
 # Intents that are not answers to the form's question. The form rejects them
@@ -62,7 +59,6 @@ REPAID_WORDS = (
     ("repaid", ("还清", "结清", "还完", "已经还了", "都还了", "还上了")),
 )
 ANSWER_ONLY_WORDS = ("不还",)
-LIABILITY_QUESTION = re.compile(r"[替帮]\S{0,3}还|要(不要)?还吗|该不该还|必须还|要我还|得还吗|要还吗|是不是(也)?[要得]还")
 UNKNOWN_WORDS = ("不知道", "不清楚", "不晓得", "搞不清", "不确定", "忘了", "说不上")
 
 
@@ -83,7 +79,7 @@ MIN_FAQ_INTENT = 0.15  # the FAQ is the runner-up intent, at least this likely
 MIN_FAQ_ANSWER = 0.5  # and the response selector is sure which answer fits
 
 
-def _asked_faq(tracker: Tracker) -> str | None:
+def asked_faq(tracker: Tracker) -> str | None:
     """The FAQ (its key) asked inside a report, if the NLU is sure of it."""
     message = tracker.latest_message
     if not QUESTION.search(message.get("text") or ""):
@@ -161,37 +157,12 @@ class FormValidation(FormValidationAction):
         return [SlotSet(name, value) for name, value in slots.items()]
 
 
-def _role(tracker: Tracker, events: list[dict[str, Any]]) -> str | None:
-    """The user's role: set by this validation run, or known before."""
-    return next(
-        (e["value"] for e in events if e.get("name") == "user_role"), None
-    ) or known_role(tracker)
-
-
 class ValidateTriageForm(FormValidation):
     """Fills ``user_role`` and ``lender`` from what the user said."""
 
+    # A question in the message that starts triage is answered by
+    # action_answer_first, before the form's first question.
     step_aside_for = frozenset(INTERRUPTIONS)
-
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> list[dict[str, Any]]:
-        events = await super().run(dispatcher, tracker, domain)
-        # A question in the message that starts triage ("是真的吗", "我要替他还吗")
-        # is answered at once, not after the questions.
-        if tracker.get_slot("requested_slot") is not None:
-            return events
-        faq = _asked_faq(tracker)
-        role = _role(tracker, events)
-        # A borrower's "我要替他还吗" is about the family, so it gets no tailored answer.
-        tailored = role and not (role == "borrower" and faq in (None, FAMILY_LIABILITY))
-        if faq is None and LIABILITY_QUESTION.search(latest_text(tracker)):
-            if not tailored:
-                return events  # the pattern alone is too weak for the generic answer
-            faq = FAMILY_LIABILITY
-        if faq:
-            send(dispatcher, replies.faq_answer(faq, role if tailored else None))
-        return events
 
     def name(self) -> str:
         return "validate_triage_form"

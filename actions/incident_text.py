@@ -201,3 +201,13 @@ def entry_ref(text: str, count: int) -> int | None:
         return None
     value = int(raw) if raw.isdigit() else cn_int(raw)
     return value if value and 1 <= value <= count else None
+
+
+# "不对，是下午四点", "记错了，应该是139…": a correction of the entry being recorded.
+_CORRECTION = re.compile(r"不对|记错|错了|说错|搞错|改成|改为|应该是|其实是|更正|更改")
+
+
+def correction(text: str | None) -> str | None:
+    """The text of a correction (the part after the correction word), or None."""
+    match = _CORRECTION.search(text or "")
+    return text[match.start():] if match else None

@@ -25,7 +25,7 @@ from actions.forms import INTERRUPTIONS as TRIAGE_INTERRUPTIONS
 from actions.forms import FormValidation, _answer_text
 from advisor.replies import MAX_BUBBLE
 from incidents import rules
-from incidents.phones import find_phones, normalize_phone
+from incidents.phones import find_phones, mask_phone, normalize_phone
 from incidents.store import get_store
 from incidents.timeparse import SHANGHAI, parse_time
 
@@ -96,14 +96,72 @@ def _time_slots(text: str, dispatcher: CollectingDispatcher, asked: bool) -> dic
     }
 
 
+def _slot_values(events: list[dict[str, Any]]) -> dict[str, Any]:
+    return {e["name"]: e.get("value") for e in events if e.get("event") == "slot" and e.get("name")}
+
+
+def _understood(values: dict[str, Any]) -> str:
+    """What the opening message told us, read back so a misreading is caught
+    at once: 我先记下了：12月3日（周四）22:30（深夜）；打给：爸爸；辱骂。"""
+    kb = knowledge.load()
+    parts = []
+    if values.get("incident_time"):
+        when = datetime.fromisoformat(values["incident_time"])
+        precision = values.get("incident_time_precision")
+        night = precision not in ("day", "part_of_day") and (when.hour >= 22 or when.hour < 8)
+        parts.append(_time_echo(when, precision) + ("（深夜）" if night else ""))
+    if values.get("incident_caller") and values["incident_caller"] != "unknown":
+        parts.append("号码 " + mask_phone(values["incident_caller"]))
+    if values.get("incident_contacted"):
+        parts.append(f"打给：{values['incident_contacted']}")
+    labels = [kb.behaviours[b]["label"] for b in values.get("incident_behaviours") or [] if b in kb.behaviours]
+    parts.extend(labels)
+    return "我先记下了：" + "；".join(parts) + "。" if parts else ""
+
+
 class ValidateIncidentForm(FormValidation):
-    """Fills the entry being recorded from whatever the user already said."""
+    """Fills the entry being recorded from whatever the user already said,
+    reads back what the opening message told, and takes a correction of the
+    time or number while the entry is still open ("不对，是下午四点")."""
 
     step_aside_for = frozenset(INTERRUPTIONS)
     retries_slot = "incident_retries"
 
     def name(self) -> str:
         return "validate_incident_form"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[dict[str, Any]]:
+        requested = tracker.get_slot("requested_slot")
+        fix = incident_text.correction(latest_text(tracker)) if requested else None
+        if fix:
+            corrected = self._correct(dispatcher, tracker, fix)
+            if corrected:
+                return [*corrected, SlotSet("requested_slot", requested)]
+        events = await super().run(dispatcher, tracker, domain)
+        if requested is None:
+            echo = _understood(_slot_values(events))
+            if echo:
+                dispatcher.utter_message(text=echo)
+        return events
+
+    def _correct(self, dispatcher: CollectingDispatcher, tracker: Tracker, text: str) -> list[dict[str, Any]]:
+        """Slot events for a corrected time or number of the open entry (none if neither is in ``text``)."""
+        if tracker.get_slot("incident_time"):
+            parsed = parse_time(text)
+            if parsed is not None and parsed.ok and not parsed.ambiguous and parsed.value is not None:
+                dispatcher.utter_message(text=f"好，时间改成 {_time_echo(parsed.value, parsed.precision)}。")
+                return [
+                    SlotSet("incident_time", parsed.value.isoformat()),
+                    SlotSet("incident_time_text", parsed.text),
+                    SlotSet("incident_time_precision", parsed.precision),
+                ]
+        phones = [p for p in find_phones(text) if p.valid]
+        if tracker.get_slot("incident_caller") and phones:
+            dispatcher.utter_message(text=f"好，号码改成 {mask_phone(phones[0].number)}。")
+            return [SlotSet("incident_caller", phones[0].number)]
+        return []
 
     async def extract_incident_time(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict

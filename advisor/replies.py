@@ -20,6 +20,8 @@ THIRD_PARTY_ROLES = {
     "emergency_contact",
     "friend",
     "colleague",
+    "ex_spouse",
+    "partner",
     "other",
 }
 
@@ -65,20 +67,11 @@ def role_phrase(role: str | None) -> str:
 
 
 def family_liability(role: str | None) -> Reply:
-    """Does the user have to pay? Tailored to who they are."""
+    """Does the user have to pay? The role's own facts (knowledge ``relations``)."""
     kb = knowledge.load()
-    if role == "borrower":
-        facts = ["borrower_own_debt", "borrower_negotiate"]
-    elif role == "spouse":
-        facts = ["spouse_rule", "spouse_who_decides", "do_not_promise"]
-    elif role == "guarantor":
-        facts = ["guarantor_rule", "guarantor_still_protected"]
-    elif role == "heir":
-        facts = ["heir_rule", "do_not_promise"]
-    elif role in THIRD_PARTY_ROLES:
-        facts = ["family_no_duty", "do_not_promise", "privacy_rule"]
-    else:
-        facts = ["family_no_duty", "exceptions_short", "do_not_promise"]
+    facts = (kb.relations.get(role or "") or {}).get("liability")
+    if not facts:
+        facts = kb.data["default_liability"]["third_party" if role in THIRD_PARTY_ROLES else "unknown"]
     return Reply(
         kb.fact_texts(facts),
         [
@@ -150,12 +143,7 @@ def what_to_say(role: str | None) -> Reply:
     heir may owe something, so they must not be told to say they owe nothing.
     """
     kb = knowledge.load()
-    script = {
-        "borrower": ["what_to_say_borrower", "borrower_negotiate"],
-        "spouse": ["what_to_say_spouse", "do_not_promise"],
-        "guarantor": ["what_to_say_guarantor"],
-        "heir": ["what_to_say_heir"],
-    }.get(role or "", kb.faq["what_to_say"])
+    script = (kb.relations.get(role or "") or {}).get("script") or kb.faq["what_to_say"]
     return Reply(
         kb.fact_texts(script),
         [

@@ -27,7 +27,12 @@ INVERSE = {
     "friend": "friend",
     "colleague": "colleague",
     "relative": "relative",
+    "ex_spouse": "ex_spouse",
+    "partner": "partner",
 }
+# A spouse who says they are divorced is an ex-spouse (§11.5: debts after the
+# divorce are in general not shared).
+_DIVORCED = re.compile(r"离婚|离了婚|离异|已经离了")
 
 _BORROWER_SELF = re.compile(
     r"(我本人|我自己|本人|借款人就是我|是我借的|我借的|我欠的|我自己借|我在.{0,8}借|我逾期|我的(网贷|借款|欠款|贷款)|^(我)?(实在|真的)?还不(上|起))"
@@ -40,14 +45,24 @@ _GUARANTOR = re.compile(
 _HEIR = re.compile(r"(去世|过世|病逝|走了以后|不在了|生前|遗产|继承|走了.{0,8}(留下|留了|欠的|欠了|啥也没))")
 STATED_ROLES = ("guarantor", "heir")
 
-_I_AM = re.compile(r"我(就)?是(他|她|借款人|欠款人)?(的)?(?P<word>[^，,。.!！?？\s]{1,6})")
+_I_AM = re.compile(r"(我(就)?是|作为|身为)(他|她|借款人|欠款人)?(的)?(?P<word>[^，,。.!！?？\s]{1,6})")
+# "催收说她是担保人，但她根本没签过": the collector's claim, denied, is not a role.
+_CLAIMED_GUARANTOR = re.compile(r"(说|称|硬说|非说|咬定|说是)[^，。]{0,6}(担保人|保证人)|(没|没有|从没|从来没|根本没)(签|当|做)")
 # "我儿子借了…", "我老公欠…", "我女儿在借呗上借…"
 _MY_X_BORROWED = re.compile(
     r"我(的|家)?(?P<word>[^，,。.!！?？\s我]{1,4}?)(在.{0,10})?(借|欠|贷|逾期|用了|开了|套现)"
 )
 
 
-def infer_role(
+def infer_role(text: str | None, relation_values: Iterable[str] = (), answering_role_question: bool = False) -> str | None:
+    """The user's role key (knowledge ``relations``), or None when unsure (see ``_infer_role``)."""
+    role = _infer_role(text, relation_values, answering_role_question)
+    if role == "spouse" and _DIVORCED.search(text or ""):
+        return "ex_spouse"
+    return role
+
+
+def _infer_role(
     text: str | None,
     relation_values: Iterable[str] = (),
     answering_role_question: bool = False,
@@ -65,7 +80,9 @@ def infer_role(
         relation_values = [v for v in relation_values if v != "borrower"]
         text = _NOT_BORROWER.sub("", text)
 
-    if _GUARANTOR.search(text):
+    if _CLAIMED_GUARANTOR.search(text):
+        relation_values = [v for v in relation_values if v != "guarantor"]
+    elif _GUARANTOR.search(text):
         return "guarantor"
     if _HEIR.search(text) and not _BORROWER_SELF.search(text):
         return "heir"
@@ -90,6 +107,8 @@ def infer_role(
         "guarantor",
         "emergency_contact",
         "heir",
+        "ex_spouse",
+        "partner",
     }:
         return relation_values[0]
     return None

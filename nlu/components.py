@@ -5,12 +5,16 @@
 - ``KnowledgeEntityExtractor`` reads the EntityRuler matches of the project's
   spaCy pipeline and returns the knowledge key (e.g. ``ant_consumer_finance``
   for 借呗) as the entity value, keeping the words the user typed in ``text``.
+- ``IntentRules`` corrects the classifier where a rule knows better: a
+  report that asks a question and never asks to record anything is a report
+  (answered first), not a request to log the call.
 - ``SafetyNet`` runs last, after the fallback classifier: a message that names danger
   becomes a safety message, whatever the model guessed.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from rasa.engine.graph import ExecutionContext, GraphComponent
@@ -28,6 +32,7 @@ from rasa.shared.nlu.constants import (
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
+import knowledge
 from advisor import safety
 from nlu import spacy_pipeline  # noqa: F401  (registers the jieba tokenizer)
 from nlu.text import normalize
@@ -84,6 +89,52 @@ class KnowledgeEntityExtractor(SpacyEntityExtractor):
             }
             for ent in doc.ents
         ]
+
+
+@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False)
+class IntentRules(GraphComponent):
+    """Rules over the classifier's guess (knowledge file ``intent_rules``).
+
+    ``log_incident`` needs a word asking to record ("记一下", "登记"): without
+    one, a message that asks a question ("今晚又打给我妈了…能报警吗") is a
+    report, answered first by ``action_answer_first``."""
+
+    def __init__(self, log_words: re.Pattern, question: re.Pattern) -> None:
+        self.log_words = log_words
+        self.question = question
+
+    @classmethod
+    def create(
+        cls,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> IntentRules:
+        rules = knowledge.load().data["intent_rules"]
+        return cls(re.compile(rules["log_words"]), re.compile(rules["question"]))
+
+    def corrected(self, text: str, intent: str | None) -> str | None:
+        """The intent the rules call for, or None to keep the guess."""
+        clean = normalize(text)
+        if intent == "log_incident" and not self.log_words.search(clean) and self.question.search(clean):
+            return "report_harassment"
+        return None
+
+    def process(self, messages: list[Message]) -> list[Message]:
+        for message in messages:
+            text = message.get(TEXT)
+            if not isinstance(text, str) or text.startswith("/"):
+                continue
+            guess = message.get(INTENT) or {}
+            name = self.corrected(text, guess.get(INTENT_NAME_KEY))
+            if name is None:
+                continue
+            ranking = [r for r in message.get(INTENT_RANKING_KEY) or [] if r.get(INTENT_NAME_KEY) != name]
+            chosen = {INTENT_NAME_KEY: name, PREDICTED_CONFIDENCE_KEY: float(guess.get(PREDICTED_CONFIDENCE_KEY) or 1.0)}
+            message.set(INTENT, chosen, add_to_output=True)
+            message.set(INTENT_RANKING_KEY, [chosen, *ranking], add_to_output=True)
+        return messages
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False)

@@ -1,10 +1,10 @@
 """Actions run against trackers shaped like Rasa's, with a collecting dispatcher."""
 
 import pytest
-import knowledge
 from rasa_sdk.events import FollowupAction, SlotSet, UserUtteranceReverted, UserUttered
 from rasa_sdk.executor import CollectingDispatcher
 
+import knowledge
 from actions.answers import (
     ActionHandleInform,
     ActionTriageSummary,

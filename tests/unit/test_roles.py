@@ -2,6 +2,7 @@
 
 import pytest
 
+import knowledge
 from advisor.roles import infer_role
 
 
@@ -25,3 +26,28 @@ from advisor.roles import infer_role
 )
 def test_infer_role(text, relations, asked, expected):
     assert infer_role(text, relations, answering_role_question=asked) == expected
+
+
+def test_the_role_slot_offers_every_relation_in_the_knowledge_file():
+    from pathlib import Path
+
+    import yaml
+
+    domain = yaml.safe_load((Path(__file__).resolve().parents[2] / "domain" / "triage.yml").read_text(encoding="utf-8"))
+    values = domain["slots"]["user_role"]["values"]
+    assert set(values) == set(knowledge.load().relations) | {"unknown"}
+
+
+@pytest.mark.parametrize(
+    "text, role",
+    [
+        ("我和前夫离婚三年了，他现在欠的钱找我要", "ex_spouse"),
+        ("我老公欠的，不过我们去年已经离婚了", "ex_spouse"),
+        ("我男朋友借的网贷，我们还没领证", "partner"),
+        ("我老公借的，我们感情挺好的", "spouse"),
+    ],
+)
+def test_divorced_and_unmarried_partners_are_told_apart_from_spouses(text, role):
+    kb = knowledge.load()
+    relations = [kb.resolve_relation(w) for w in ("前夫", "老公", "男朋友") if w in text]
+    assert infer_role(text, relations) == role

@@ -1,0 +1,78 @@
+"""Which question a message asks, read by rules before the classifier's guess.
+
+Two kinds of question must not depend on a retrain:
+- "do I have to pay?" (要替他还吗, 有义务吗, 让我垫上, 分担一部分): answered
+  for who the user is (``advisor.replies.family_liability``);
+- the topics in the knowledge file's ``question_topics`` (court papers, a
+  scam in a court's name, proving how often they call, deductions from a
+  pension...): each lists the FAQs that answer it, and the first is used
+  when the classifier picked another.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+
+import knowledge
+from nlu.text import normalize
+
+# A role with its own answer to "do I have to pay?": said outright, it is
+# answered even when the message asks nothing ("离婚两年了，前夫借的找到我这").
+SITUATION_ROLES = {"ex_spouse", "partner", "guarantor", "heir", "emergency_contact"}
+FAMILY_LIABILITY = "family_liability"
+
+
+@functools.lru_cache(maxsize=2)
+def _compiled(key: int) -> tuple[re.Pattern, re.Pattern, dict[str, tuple[re.Pattern, list[str]]]]:
+    kb = knowledge.load()
+    data = kb.data["liability_questions"]
+    liability = re.compile("|".join(f"(?:{p})" for p in data["regex"]))
+    question = re.compile(data["question"])
+    topics = {
+        name: (re.compile("|".join(f"(?:{p})" for p in topic["regex"])), list(topic["faqs"]))
+        for name, topic in kb.data["question_topics"].items()
+    }
+    return liability, question, topics
+
+
+def asks_liability(text: str | None) -> bool:
+    """Does the message ask whether the user must pay (or pay part, or advance)?"""
+    if not text or text.startswith("/"):
+        return False
+    liability, question, _ = _compiled(id(knowledge.load()))
+    clean = normalize(text)
+    return liability.search(clean) is not None and question.search(clean) is not None
+
+
+def topic_faq(text: str | None, model_key: str | None = None) -> str | None:
+    """The FAQ a rule-read topic calls for: the classifier's pick when it is
+    one of the topic's answers, else the topic's first; None without a topic."""
+    if not text or text.startswith("/"):
+        return None
+    clean = normalize(text)
+    for pattern, faqs in _compiled(id(knowledge.load()))[2].values():
+        if pattern.search(clean):
+            return model_key if model_key in faqs else faqs[0]
+    return None
+
+
+def faq_for(text: str | None, model_key: str | None, role: str | None, relations: tuple[str, ...] = ()) -> str | None:
+    """The FAQ to answer: a rule-read topic, then "do I have to pay?" for who
+    the user is, then the classifier's pick. ``relations`` are the relation
+    words in the message (a spouse named by someone whose role is unknown)."""
+    topic = topic_faq(text, model_key)
+    if topic:
+        return topic
+    data = knowledge.load().data["liability_questions"]
+    situations, liability_faqs = set(data["situations"]), set(data["faqs"])
+    # 女朋友 whose message the classifier read as "配偶要还吗": her own answer.
+    if role in SITUATION_ROLES and model_key in liability_faqs - situations:
+        return FAMILY_LIABILITY
+    if not asks_liability(text) or model_key in situations:
+        return model_key  # 共同借款, 单位HR, 配偶去世...: the situation's own answer
+    if not role and "spouse" in relations:
+        return "spouse_debt"
+    # A known role has its own answer; an unknown one keeps a liability FAQ
+    # the classifier found (紧急联系人, 担保...).
+    return FAMILY_LIABILITY if role or model_key not in liability_faqs else model_key

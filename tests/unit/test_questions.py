@@ -1,0 +1,113 @@
+"""Questions read by rules (advisor.questions, nlu IntentRules) and the
+incident form's read-back and corrections: what a user notices when the
+classifier guesses wrong."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+from rasa_sdk.events import SlotSet
+
+import knowledge
+from actions.answers import ActionAnswerFirst, ActionNotUnderstood
+from actions.incidents import ValidateIncidentForm
+from advisor import questions
+from nlu.components import IntentRules
+from tests.unit.conftest import make_tracker
+
+
+def incident_domain() -> dict:
+    """The incident form as the domain declares it."""
+    domain = yaml.safe_load((Path(__file__).resolve().parents[2] / "domain" / "incidents.yml").read_text(encoding="utf-8"))
+    return {"slots": domain["slots"], "forms": domain["forms"]}
+
+
+def texts(dispatcher) -> str:
+    return "\n".join(m.get("text") or "" for m in dispatcher.messages)
+
+
+@pytest.mark.parametrize(
+    "text, model_key, role, expected",
+    [
+        # "do I have to pay" beats the classifier's unrelated pick
+        ("催收说当爹的要负责 我得替他还吗", "record_questions", "parent", "family_liability"),
+        ("那边让我先帮她垫一下 垫了她再还我 我该垫吗", "call_limits", None, "family_liability"),
+        # a liability FAQ the classifier found is kept when the role is unknown
+        ("我当了紧急联系人 是不是就要还", "emergency_contact", None, "emergency_contact"),
+        # a known role gets its own answer
+        ("我男朋友欠的 我也得还吗", "spouse_debt", "partner", "family_liability"),
+        # a spouse named by someone of unknown role
+        ("我老婆婚前欠的卡债 我要还吗", "promised_to_pay", None, "spouse_debt"),
+        # a report, not a question, keeps the classifier's pick
+        ("催收说必须还钱 不然就上门", "threatened_visit", None, "threatened_visit"),
+        # topics
+        ("自称法院的让我加QQ 转钱就能撤诉", "channel_12378_hours", None, "court_scam"),
+        ("法院寄来传票了 我该怎么办", None, None, "threat_to_sue"),
+        ("法院寄来传票了 我该怎么办", "court_calls", None, "court_calls"),
+        ("客服要证据 我怎么证明他们每天打三十次", "what_to_say_to_cs", None, "call_records"),
+        ("征信是不是永远洗不白了", None, None, "credit_and_family"),
+        ("他们说从我退休金里扣", "contacts_authorization", None, "deduct_money"),
+        ("一笔钱怎么有两份合同", None, None, "joint_loan"),
+        # nothing recognised: the classifier's pick
+        ("录音能当证据吗", "recording_legal", None, "recording_legal"),
+    ],
+)
+def test_the_question_is_read_by_rules_first(text, model_key, role, expected):
+    relations = ("spouse",) if "老婆" in text else ()
+    assert questions.faq_for(text, model_key, role, relations) == expected
+
+
+async def test_a_report_that_asks_gets_its_answer_before_the_questions(dispatcher):
+    tracker = make_tracker("催收天天打我说当妈的必须替儿子还 我真的要还吗", "report_harassment",
+                           [{"entity": "relation", "value": "parent"}])
+    await ActionAnswerFirst().run(dispatcher, tracker, {})
+    said = texts(dispatcher)
+    assert "第465条" in said and "第552条" in said
+    assert dispatcher.messages[-1]["response"] == "utter_to_go_further"
+
+
+async def test_an_ex_spouse_gets_her_answer_without_asking(dispatcher):
+    tracker = make_tracker("离婚好几年了 前夫后来借的网贷 催收找到我", "report_harassment",
+                           [{"entity": "relation", "value": "ex_spouse"}])
+    await ActionAnswerFirst().run(dispatcher, tracker, {})
+    assert "第1064条" in texts(dispatcher) and "离婚后" in texts(dispatcher)
+
+
+async def test_an_unsure_nlu_still_answers_a_court_scam(dispatcher):
+    tracker = make_tracker("说是法院的 叫我转五千到他们账户就撤诉", "nlu_fallback")
+    await ActionNotUnderstood().run(dispatcher, tracker, {})
+    said = texts(dispatcher)
+    assert "12368" in said and "诈骗" in said and "没太明白" not in said
+
+
+def test_a_report_asking_a_question_is_not_a_log_request():
+    rules = knowledge.load().data["intent_rules"]
+    component = IntentRules(re.compile(rules["log_words"]), re.compile(rules["question"]))
+    assert component.corrected("昨晚又打给我爸了 这能报警吗", "log_incident") == "report_harassment"
+    assert component.corrected("昨晚又打给我爸了 帮我记一下", "log_incident") is None
+    assert component.corrected("昨晚又打给我爸了 能帮我记下来吗", "log_incident") is None
+    assert component.corrected("这能报警吗", "faq") is None
+
+
+async def test_the_incident_form_reads_back_what_the_first_message_said(dispatcher):
+    tracker = make_tracker("前天晚上十一点 有人打给我妈 骂得很难听 帮我记下来", "log_incident",
+                           [{"entity": "behaviour", "value": "insults"}])
+    await ValidateIncidentForm().run(dispatcher, tracker, incident_domain())
+    said = texts(dispatcher)
+    assert "23:00" in said and "深夜" in said and "辱骂" in said
+
+
+async def test_the_time_of_the_open_entry_can_be_corrected(dispatcher):
+    tracker = make_tracker(
+        "不对不对 我记错了 是昨天下午三点", "correct_incident",
+        slots={"requested_slot": "incident_caller", "incident_time": "2026-11-30T14:00:00",
+               "incident_time_precision": "hour"},
+    )
+    events = await ValidateIncidentForm().run(dispatcher, tracker, incident_domain())
+    time_event = next(e for e in events if e.get("name") == "incident_time")
+    assert time_event["value"].endswith("15:00:00")
+    assert SlotSet("requested_slot", "incident_caller") in events
+    assert "改成" in texts(dispatcher) and "15:00" in texts(dispatcher)
