@@ -50,6 +50,15 @@ def question_key(tracker: Tracker, model_key: str | None, role: str | None) -> s
     return questions.faq_for(latest_text(tracker), model_key, role, relations)
 
 
+def said_repaid(tracker: Tracker) -> bool:
+    """Whether the user said the debt is paid off (the triage answer, or any
+    earlier message: "上个月已经全部还清了", not "还没还清")."""
+    if tracker.get_slot("debt_repaid") == "repaid":
+        return True
+    texts = [e.get("text") or "" for e in tracker.events if e.get("event") == "user"]
+    return any(replies.says_repaid(text) for text in texts)
+
+
 def answer_role(key: str, role: str | None) -> str | None:
     """The role an answer is written for: a borrower asking whether the family
     must pay gets the family's rule, not their own."""
@@ -75,10 +84,14 @@ class ActionAnswerFaq(Action):
         behaviours = conduct.behaviours_in(latest_text(tracker)) if conduct.reports(latest_text(tracker)) else []
         if behaviours:
             send(dispatcher, replies.Reply(replies.assessment(behaviours, lenders[0] if lenders else None)))
+        topic = questions.topic_faq(latest_text(tracker), key)
         if lenders and replies.asks_about_lender(latest_text(tracker)):
             send(dispatcher, replies.where_to_complain(lenders[0]))
+            if topic in kb.faq:  # "拍拍贷怎么有两份合同，我欠谁的": the topic too
+                send(dispatcher, replies.faq_answer(topic, role))
         elif key in kb.faq:
-            send(dispatcher, replies.faq_answer(key, answer_role(key, role)))
+            lender = tracker.get_slot("lender") or (lenders[0] if lenders else None)
+            send(dispatcher, replies.faq_answer(key, answer_role(key, role), lender, said_repaid(tracker)))
         else:
             dispatcher.utter_message(response="utter_default")
         return events

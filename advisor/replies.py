@@ -95,6 +95,14 @@ def asks_about_lender(text: str) -> bool:
 _NOT_REPAID = re.compile(r"(没|还没|未|没有|并没有|还未)(有)?(全部|完全)?(还清|还完|结清|还上)")
 
 
+_REPAID = re.compile(r"还清|结清|还完|全部还上|都还上")
+
+
+def says_repaid(text: str) -> bool:
+    """"上个月已经全部还清了" says repaid; "还没还清" does not."""
+    return bool(_REPAID.search(text or "")) and not _NOT_REPAID.search(text or "")
+
+
 def faq_for_message(key: str | None, text: str) -> str | None:
     """The FAQ to answer, after reading negation the classifier may miss."""
     if key == "already_repaid" and _NOT_REPAID.search(text or ""):
@@ -116,7 +124,19 @@ def caveat_for(fact_key: str, role: str | None) -> str:
     return knowledge.load().fact(fact_key)
 
 
-def faq_answer(key: str, role: str | None) -> Reply:
+def situation_plan(role: str | None, lender_key: str | None, repaid: bool) -> Reply:
+    """"What do I do now?" for what the user has told: the repaid steps when
+    the debt is paid off, then who the lender is and where to complain."""
+    kb = knowledge.load()
+    bubbles = [kb.fact("already_repaid")] if repaid else [kb.fact("evidence_first")]
+    if lender_key and lender_key != "unknown":
+        bubbles += where_to_complain(lender_key).bubbles[:2]
+    else:
+        bubbles.append(next_steps(None))
+    return Reply(bubbles, list(MENU))
+
+
+def faq_answer(key: str, role: str | None, lender_key: str | None = None, repaid: bool = False) -> Reply:
     """The answer to FAQ ``key`` for who the user is.
 
     Role-aware questions get the role's own facts. Any other answer is sent
@@ -128,6 +148,10 @@ def faq_answer(key: str, role: str | None) -> Reply:
         return family_liability(role)
     if key == "what_to_say":
         return what_to_say(role)
+    if key == "what_now":
+        return situation_plan(role, lender_key, repaid)
+    if key == "find_lender":
+        return where_to_complain(None)
     bubbles = [kb.faq_answer(key)] + [caveat_for(c, role) for c in kb.faq_caveats(key)]
     if key in kb.third_party_faqs and role in OWN_RULE_ROLES:
         bubbles.append(f"上面说的是只被联系到的亲友。您是{role_phrase(role)}，情况不同：" + family_liability(role).bubbles[0])
