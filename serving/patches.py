@@ -47,6 +47,11 @@ checks them.
   ``X-Anxin-Retry``, sent by the proxy when a Rasa process died with the
   request in flight) whose id is already in the conversation is not
   processed again: the bot messages stored after it are sent instead.
+
+The fixes replace private Rasa names, so they fail loudly: ``install()``
+refuses any Rasa other than ``PINNED_RASA``, and each replacement checks that
+its target still exists (``PatchTargetMissing``). ``in_effect()`` says which
+fixes are in place (a test asserts all of them).
 """
 
 from __future__ import annotations
@@ -66,7 +71,52 @@ DEFAULT_ACTION_TIMEOUT = 10.0
 MESSAGE_ID_KEY = "message_id"
 RETRY_KEY = "retry"
 
+PINNED_RASA = "3.6.21"
+
 _installed = False
+# name → (owner, attribute, replacement) of every replacement made.
+_replaced: dict[str, tuple[Any, str, Any]] = {}
+
+
+class PatchTargetMissing(RuntimeError):
+    """A name a fix replaces is not in this Rasa: the fix would silently do nothing."""
+
+
+def _replace(fix: str, owner: Any, attribute: str, replacement: Any) -> Any:
+    """Replace ``owner.attribute`` (which must exist) and return the original."""
+    if not hasattr(owner, attribute):
+        raise PatchTargetMissing(f"{fix}: {getattr(owner, '__name__', owner)}.{attribute} is missing in this Rasa")
+    original = getattr(owner, attribute)
+    setattr(owner, attribute, replacement)
+    _replaced[fix] = (owner, attribute, replacement)
+    return original
+
+
+# name → the SQLAlchemy "connect" listener a fix added.
+_listeners: dict[str, Any] = {}
+
+
+def in_effect() -> dict[str, bool]:
+    """Each fix's name, and whether its replacement (or listener) is still in place."""
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    effect = {
+        fix: owner.__dict__.get(attribute, getattr(owner, attribute, None)) is replacement
+        for fix, (owner, attribute, replacement) in _replaced.items()
+    }
+    effect.update({fix: event.contains(Engine, "connect", fn) for fix, fn in _listeners.items()})
+    return effect
+
+
+def check_rasa_version(version: str | None = None) -> None:
+    """Refuse a Rasa the fixes were not written for."""
+    if version is None:
+        import rasa
+
+        version = rasa.__version__
+    if version != PINNED_RASA:
+        raise RuntimeError(f"serving.patches is written for Rasa {PINNED_RASA}, not {version}: review every fix")
 
 
 # --- cached validator for action responses ---------------------------------------------------------
@@ -95,7 +145,7 @@ def _cached_action_response_validation() -> None:
         )
         raise error
 
-    RemoteAction._validate_action_result = _validate_action_result
+    _replace("cached_action_validation", RemoteAction, "_validate_action_result", _validate_action_result)
 
 
 # --- event classes looked up once ------------------------------------------------------------------
@@ -104,6 +154,8 @@ def _cached_action_response_validation() -> None:
 def _cached_event_types() -> None:
     from rasa.shared.core.events import Event
 
+    if not hasattr(Event, "resolve_by_type"):
+        raise PatchTargetMissing("cached_event_types: Event.resolve_by_type is missing in this Rasa")
     original = Event.resolve_by_type
     found: dict[str, type] = {}
 
@@ -116,7 +168,7 @@ def _cached_event_types() -> None:
             found[type_name] = cls
         return cls
 
-    Event.resolve_by_type = staticmethod(resolve_by_type)
+    _replace("cached_event_types", Event, "resolve_by_type", staticmethod(resolve_by_type))
 
 
 # --- failed custom actions -------------------------------------------------------------------------
@@ -149,7 +201,7 @@ def _polite_action_failures() -> None:
     import rasa.core.actions.action as action_module
     from rasa.core.actions.action import ActionExecutionRejection, RemoteAction
 
-    action_module.DEFAULT_REQUEST_TIMEOUT = action_timeout()
+    _replace("action_timeout", action_module, "DEFAULT_REQUEST_TIMEOUT", action_timeout())
     original_run = RemoteAction.run
 
     async def run(self: RemoteAction, output_channel, nlg, tracker, domain):  # type: ignore[no-untyped-def]
@@ -166,7 +218,7 @@ def _polite_action_failures() -> None:
             await apologise_once(output_channel, tracker.sender_id)
             raise
 
-    RemoteAction.run = run
+    _replace("polite_action_failures", RemoteAction, "run", run)
 
 
 # --- conversation locks --------------------------------------------------------------------------
@@ -196,7 +248,7 @@ def _reliable_lock_waits() -> None:
             await asyncio.sleep(wait)
             self.update_lock(conversation_id)
 
-    LockStore._acquire_lock = _acquire_lock
+    _replace("reliable_lock_waits", LockStore, "_acquire_lock", _acquire_lock)
 
 
 # --- retried messages answered once ----------------------------------------------------------------
@@ -250,7 +302,7 @@ def _idempotent_retries() -> None:
                 await message.output_channel.send_response(message.sender_id, reply)
             return getattr(message.output_channel, "messages", None)
 
-    Agent.handle_message = handle_message
+    _replace("idempotent_retries", Agent, "handle_message", handle_message)
 
 
 # --- SQLite in WAL mode ----------------------------------------------------------------------------
@@ -276,6 +328,8 @@ def _sqlite_wal() -> None:
         finally:
             cursor.close()
 
+    _listeners["sqlite_wal"] = _pragmas
+
 
 # --- garbage collection ----------------------------------------------------------------------------
 
@@ -298,7 +352,7 @@ def freeze_after(load: Any) -> Any:
 def _freeze_model_objects() -> None:
     import rasa.core.agent as agent_module
 
-    agent_module.load_agent = freeze_after(agent_module.load_agent)
+    _replace("freeze_model_objects", agent_module, "load_agent", freeze_after(agent_module.load_agent))
 
 
 def install() -> None:
@@ -306,6 +360,7 @@ def install() -> None:
     global _installed
     if _installed:
         return
+    check_rasa_version()
     _cached_action_response_validation()
     _cached_event_types()
     _polite_action_failures()

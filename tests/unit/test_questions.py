@@ -111,3 +111,32 @@ async def test_the_time_of_the_open_entry_can_be_corrected(dispatcher):
     assert time_event["value"].endswith("15:00:00")
     assert SlotSet("requested_slot", "incident_caller") in events
     assert "改成" in texts(dispatcher) and "15:00" in texts(dispatcher)
+
+
+async def test_a_bare_what_now_gets_a_plan_for_what_the_user_told(dispatcher):
+    from actions.faq import ActionAnswerFaq
+    from tests.unit.conftest import user_event
+
+    history = [user_event("我女儿借呗的钱上周已经全部还清了", "faq")]
+    tracker = make_tracker("那我们现在该怎么办", "faq", slots={"lender": "ant_consumer_finance"}, history=history)
+    tracker.latest_message["response_selector"] = {
+        "faq": {"response": {"intent_response_key": "faq/what_to_say", "confidence": 0.6}}
+    }
+    await ActionAnswerFaq().run(dispatcher, tracker, {})
+    said = texts(dispatcher)
+    assert "结清证明" in said and "95188" in said
+
+
+def test_not_repaid_is_not_repaid():
+    from advisor import replies
+
+    assert replies.says_repaid("上个月已经全部还清了")
+    assert not replies.says_repaid("还没还清呢")
+
+
+@pytest.mark.parametrize("role, must", [("guarantor", "不能要求对方完全不联系"), ("friend", "第465条")])
+def test_can_i_say_it_is_nothing_to_do_with_me_depends_on_the_role(role, must):
+    from advisor import replies
+
+    key = questions.faq_for("那我还能说跟我没关系吗", "call_limits", role)
+    assert must in "\n".join(replies.faq_answer(key, role).bubbles)

@@ -330,3 +330,36 @@ async def test_loaded_models_are_frozen_out_of_garbage_collection(monkeypatch):
     monkeypatch.setattr(gc, "freeze", lambda: calls.append("freeze"))
     assert await patches.freeze_after(fake_load)("model.tar.gz", endpoints=None) is sentinel
     assert calls == [(("model.tar.gz",), {"endpoints": None}), "freeze"]
+
+
+# --- the fixes fail loudly -----------------------------------------------------------------------
+
+EXPECTED_FIXES = {
+    "cached_action_validation",
+    "cached_event_types",
+    "action_timeout",
+    "polite_action_failures",
+    "idempotent_retries",
+    "reliable_lock_waits",
+    "sqlite_wal",
+    "freeze_model_objects",
+}
+
+
+def test_every_fix_is_in_effect():
+    effect = patches.in_effect()
+    assert set(effect) == EXPECTED_FIXES
+    assert all(effect.values()), [fix for fix, ok in effect.items() if not ok]
+
+
+def test_another_rasa_version_is_refused():
+    patches.check_rasa_version(patches.PINNED_RASA)
+    with pytest.raises(RuntimeError, match="3.6.21"):
+        patches.check_rasa_version("3.7.0")
+
+
+def test_a_missing_target_fails_loudly():
+    owner = SimpleNamespace()
+    with pytest.raises(patches.PatchTargetMissing, match="gone"):
+        patches._replace("probe_fix", owner, "gone", lambda: None)
+    assert "probe_fix" not in patches.in_effect()
