@@ -9,7 +9,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 import knowledge
-from actions.common import conversation_entities, known_role, latest_entities, latest_text, send
+from actions.common import conversation_entities, known_role, latest_entities, latest_text, lender_from, send
 from actions.faq import answer_role, question_key, user_role
 from actions.forms import asked_faq
 from advisor import conduct, questions, replies
@@ -17,13 +17,7 @@ from advisor.roles import infer_role
 
 
 def _lender(tracker: Tracker) -> tuple:
-    lender = tracker.get_slot("lender")
-    if lender:
-        return lender, []
-    found = latest_entities(tracker, "lender")
-    if found and found[0] in knowledge.load().data["lenders"]:
-        return found[0], [SlotSet("lender", found[0])]
-    return None, []
+    return lender_from(tracker)
 
 
 def reported_in_message(tracker: Tracker) -> list[str]:
@@ -164,5 +158,7 @@ class ActionHandleInform(Action):
         if role:
             send(dispatcher, replies.family_liability(role))
             return [SlotSet("user_role", role)]
-        dispatcher.utter_message(response="utter_menu")
+        # "我也搞不清是哪个平台": a question the rules recognise still gets its answer.
+        if not _answer_question(dispatcher, tracker, known_role(tracker), None):
+            dispatcher.utter_message(response="utter_menu")
         return []

@@ -6,8 +6,10 @@ from collections.abc import Iterable
 from typing import Any
 
 from rasa_sdk import Tracker
+from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+import knowledge
 from advisor.replies import Reply
 from advisor.roles import ROLE_UNKNOWN
 
@@ -60,3 +62,32 @@ def first(values: Iterable[Any]) -> Any | None:
 
 def as_dict(**kwargs: Any) -> dict[str, Any]:
     return {k: v for k, v in kwargs.items() if v is not None}
+
+
+_NEGATION_BEFORE = ("不是", "不对", "并非", "没在", "没有在")
+
+
+def lenders_named(tracker: Tracker) -> list[str]:
+    """Lenders the latest message names, in order, without the ones it
+    denies: "不是借呗，是微粒贷" names only 微粒贷."""
+    kb = knowledge.load()
+    text = latest_text(tracker)
+    named = []
+    for entity in tracker.latest_message.get("entities", []) or []:
+        if entity.get("entity") != "lender" or entity.get("value") not in kb.data["lenders"]:
+            continue
+        start = entity.get("start")
+        before = text[max(0, start - 3):start] if isinstance(start, int) else ""
+        if not any(word in before for word in _NEGATION_BEFORE):
+            named.append(entity["value"])
+    return list(dict.fromkeys(named))
+
+
+def lender_from(tracker: Tracker) -> tuple[str | None, list[dict[str, Any]]]:
+    """The user's lender and the events that keep it: the slot, unless the
+    latest message names another one (a correction wins: the last named)."""
+    slot = tracker.get_slot("lender")
+    named = lenders_named(tracker)
+    if named and named[-1] != slot:
+        return named[-1], [SlotSet("lender", named[-1])]
+    return slot, []

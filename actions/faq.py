@@ -82,10 +82,13 @@ class ActionAnswerFaq(Action):
             events = [*events, SlotSet("lender", lenders[0])]
         # What the message reports is answered first: "十一点又打给我妈了…是真的吗".
         behaviours = conduct.behaviours_in(latest_text(tracker)) if conduct.reports(latest_text(tracker)) else []
-        if behaviours:
-            send(dispatcher, replies.Reply(replies.assessment(behaviours, lenders[0] if lenders else None)))
+        asks_lender = bool(lenders) and replies.asks_about_lender(latest_text(tracker))
+        if behaviours and asks_lender:
+            send(dispatcher, replies.Reply(replies.assessment(behaviours, lenders[0])))
+        elif behaviours:  # what is wrong with it, and where to complain
+            send(dispatcher, replies.first_answer(behaviours, lenders[0] if lenders else tracker.get_slot("lender")))
         topic = questions.topic_faq(latest_text(tracker), key)
-        if lenders and replies.asks_about_lender(latest_text(tracker)):
+        if asks_lender:
             send(dispatcher, replies.where_to_complain(lenders[0]))
             if topic in kb.faq:  # "拍拍贷怎么有两份合同，我欠谁的": the topic too
                 send(dispatcher, replies.faq_answer(topic, role))

@@ -25,6 +25,7 @@ from actions.common import (
     intent_name,
     latest_entities,
     latest_text,
+    lender_from,
 )
 from actions.faq import faq_key
 from actions.options import chosen_button
@@ -173,6 +174,8 @@ class ValidateTriageForm(FormValidation):
         if tracker.get_slot("user_role"):
             return {}
         asked = tracker.get_slot("requested_slot") == "user_role"
+        if asked and tracker.get_slot("lender") and lender_from(tracker)[1]:
+            return {}  # the message corrects the lender; the role question is asked again
         role = infer_role(
             _answer_text(tracker) if asked else latest_text(tracker),
             latest_entities(tracker, "relation"),
@@ -188,9 +191,11 @@ class ValidateTriageForm(FormValidation):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
         asked = tracker.get_slot("requested_slot") == "lender"
-        found = latest_entities(tracker, "lender")
-        if found:
-            return {"lender": found[0]}
+        lender, corrected = lender_from(tracker)
+        if corrected:
+            if tracker.get_slot("lender"):  # "不对，不是借呗，是微粒贷"
+                dispatcher.utter_message(text=f"好，改成{knowledge.load().lender_label(lender)}。")
+            return {"lender": lender}
         if not asked or tracker.get_slot("lender"):
             return {}
         text = _answer_text(tracker)

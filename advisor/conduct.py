@@ -28,7 +28,7 @@ def _compiled(key: int) -> dict[str, re.Pattern | None]:
 # A report of what someone did, not only a question ("不还钱会坐牢吗").
 _REPORTED = re.compile(
     r"催收|他们|对方|那边|那帮|打(了|电话|给|到|来)|说(要|我|他|她|不)|发(了|短信|消息)|又"
-    r"|接(起来|了|到)|骂|问候|上门|找(到|上)|天天|每天|一直|总是|老是|让我|逼"
+    r"|接(起来|了|到)|骂|问候|上门|找(到|上)|天天|每天|一直|总是|老是|让我|逼|短信|电话|消息"
 )
 
 

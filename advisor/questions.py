@@ -24,13 +24,13 @@ FAMILY_LIABILITY = "family_liability"
 
 
 @functools.lru_cache(maxsize=2)
-def _compiled(key: int) -> tuple[re.Pattern, re.Pattern, dict[str, tuple[re.Pattern, list[str]]]]:
+def _compiled(key: int) -> tuple[re.Pattern, re.Pattern, dict[str, tuple[re.Pattern, list[str], bool]]]:
     kb = knowledge.load()
     data = kb.data["liability_questions"]
     liability = re.compile("|".join(f"(?:{p})" for p in data["regex"]))
     question = re.compile(data["question"])
     topics = {
-        name: (re.compile("|".join(f"(?:{p})" for p in topic["regex"])), list(topic["faqs"]))
+        name: (re.compile("|".join(f"(?:{p})" for p in topic["regex"])), list(topic["faqs"]), bool(topic.get("after_liability")))
         for name, topic in kb.data["question_topics"].items()
     }
     return liability, question, topics
@@ -45,13 +45,17 @@ def asks_liability(text: str | None) -> bool:
     return liability.search(clean) is not None and question.search(clean) is not None
 
 
-def topic_faq(text: str | None, model_key: str | None = None) -> str | None:
+def topic_faq(text: str | None, model_key: str | None = None, after_liability: bool | None = None) -> str | None:
     """The FAQ a rule-read topic calls for: the classifier's pick when it is
-    one of the topic's answers, else the topic's first; None without a topic."""
+    one of the topic's answers, else the topic's first; None without a topic.
+    ``after_liability`` picks only the topics that come before (False) or
+    after (True) the do-I-have-to-pay question; None, any."""
     if not text or text.startswith("/"):
         return None
     clean = normalize(text)
-    for pattern, faqs in _compiled(id(knowledge.load()))[2].values():
+    for pattern, faqs, late in _compiled(id(knowledge.load()))[2].values():
+        if after_liability is not None and late != after_liability:
+            continue
         if pattern.search(clean):
             return model_key if model_key in faqs else faqs[0]
     return None
@@ -59,20 +63,22 @@ def topic_faq(text: str | None, model_key: str | None = None) -> str | None:
 
 def faq_for(text: str | None, model_key: str | None, role: str | None, relations: tuple[str, ...] = ()) -> str | None:
     """The FAQ to answer: a rule-read topic, then "do I have to pay?" for who
-    the user is, then the classifier's pick. ``relations`` are the relation
-    words in the message (a spouse named by someone whose role is unknown)."""
-    topic = topic_faq(text, model_key)
+    the user is, then the topics that yield to it (court papers named as a
+    threat), then the classifier's pick. ``relations`` are the relation words
+    in the message (a spouse named by someone whose role is unknown)."""
+    topic = topic_faq(text, model_key, after_liability=False)
     if topic:
         return topic
     data = knowledge.load().data["liability_questions"]
     situations, liability_faqs = set(data["situations"]), set(data["faqs"])
-    # 女朋友 whose message the classifier read as "配偶要还吗": her own answer.
-    if role in SITUATION_ROLES and model_key in liability_faqs - situations:
+    # 女朋友 or 担保人 whose message the classifier read as another role's
+    # liability question: their own answer (a widow's 配偶去世 stays).
+    if role in SITUATION_ROLES and model_key in liability_faqs and model_key != "heir_spouse_died":
         return FAMILY_LIABILITY
-    if not asks_liability(text) or model_key in situations:
-        return model_key  # 共同借款, 单位HR, 配偶去世...: the situation's own answer
-    if not role and "spouse" in relations:
-        return "spouse_debt"
-    # A known role has its own answer; an unknown one keeps a liability FAQ
-    # the classifier found (紧急联系人, 担保...).
-    return FAMILY_LIABILITY if role or model_key not in liability_faqs else model_key
+    if asks_liability(text) and model_key not in situations:
+        if not role and "spouse" in relations:
+            return "spouse_debt"
+        # A known role has its own answer; an unknown one keeps a liability FAQ
+        # the classifier found (紧急联系人, 担保...).
+        return FAMILY_LIABILITY if role or model_key not in liability_faqs else model_key
+    return topic_faq(text, model_key, after_liability=True) or model_key

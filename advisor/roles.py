@@ -35,8 +35,11 @@ INVERSE = {
 _DIVORCED = re.compile(r"离婚|离了婚|离异|已经离了")
 
 _BORROWER_SELF = re.compile(
-    r"(我本人|我自己|本人|借款人就是我|是我借的|我借的|我欠的|我自己借|我在.{0,8}借|我逾期|我的(网贷|借款|欠款|贷款)|^(我)?(实在|真的)?还不(上|起))"
+    r"(我本人|我自己|本人|借款人就是我|是我借的|(?<![背瞒替帮给用])我借的|我欠的|我自己借|(?<![背瞒替帮给用]着)(?<![背瞒替帮给用])我在.{0,8}借"
+    r"|我逾期|我的(网贷|借款|欠款|贷款)|^(我)?(实在|真的)?还不(上|起))"
 )
+# "被同学填成了紧急联系人", "我同意当他的紧急联系人": the user is the emergency contact.
+_EMERGENCY_CONTACT = re.compile(r"(填|写|留|当|做|作|是|成了|同意)[^，。？?]{0,6}紧急联系人")
 # Roles people state outright, which correct an earlier guess ("等等，我其实
 #签过担保"): a guarantor, or an heir of a borrower who died.
 _GUARANTOR = re.compile(
@@ -86,6 +89,8 @@ def _infer_role(
         return "guarantor"
     if _HEIR.search(text) and not _BORROWER_SELF.search(text):
         return "heir"
+    if _EMERGENCY_CONTACT.search(text):
+        return "emergency_contact"
     if _I_AM.search(text):
         word = _I_AM.search(text).group("word")
         key = kb.resolve_relation(word)

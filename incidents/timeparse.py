@@ -13,7 +13,9 @@ Decisions (each one tested in tests/unit/test_timeparse.py):
 - "昨晚" is the evening of the previous calendar day even when said just
   after midnight: at 00:30 on Nov 21, "昨晚十一点" is Nov 20 23:00.
 - Before 05:00, "今晚"/"今天夜里" mean the night still in progress (it began
-  the previous evening): at 00:30 on Nov 21, "今晚十一点" is also Nov 20 23:00.
+  the previous evening): at 00:30 on Nov 21, "今晚十一点" is also Nov 20 23:00;
+  and "今天下午三点" is the afternoon that has just ended (Nov 20 15:00), as
+  someone not yet asleep says it.
 - "凌晨" is read on the calendar: "凌晨一点" today is 01:00 today.
 - Without a day word, a time is the most recent one that is not in the
   future ("十点" at 23:00 is 22:00 today; "晚上十点" at 09:00 is yesterday).
@@ -225,6 +227,7 @@ _PART_WORDS = {
     "后半夜": "late_night",
 }
 _EVENING_PARTS = {"evening", "night", "late_night"}
+_DAYTIME_AND_EVENING_PARTS = _EVENING_PARTS | {"forenoon", "noon", "afternoon", "dusk"}
 
 # Hour ranges for showing a part-of-day value back (each representative hour,
 # or "now" when a part still in progress was clipped, falls in its own range).
@@ -541,8 +544,9 @@ def _resolve_day(atom: _Atom, now: datetime, part: str | None) -> _Day:
         return _Day(monday + timedelta(weeks=weeks, days=weekday - 1), explicit=True)
     offset = data["offset"]
     part = data.get("part") or part
-    # Small hours: "今晚" is the night that began yesterday evening.
-    if offset == 0 and part in _EVENING_PARTS and now.hour < _SMALL_HOURS_END:
+    # Small hours: "今晚" is the night that began yesterday evening, and for
+    # someone not yet asleep "今天下午" is the day that has just ended.
+    if offset == 0 and part in _DAYTIME_AND_EVENING_PARTS and now.hour < _SMALL_HOURS_END:
         offset = -1
     return _Day(today + timedelta(days=offset), explicit=True, part=data.get("part"))
 

@@ -133,6 +133,11 @@ class Knowledge:
             confidence=raw["confidence"],
         )
 
+    def lender_label(self, key: str) -> str:
+        """How to name a lender to the user: its products ("花呗/借呗"), else its legal name."""
+        raw = self.data["lenders"].get(key) or {}
+        return "/".join(raw.get("products") or []) or raw.get("legal_name") or key
+
     def resolve_lender(self, text: str | None) -> str | None:
         """Map a product or company mention to a lender key.
 

@@ -140,3 +140,29 @@ def test_can_i_say_it_is_nothing_to_do_with_me_depends_on_the_role(role, must):
 
     key = questions.faq_for("那我还能说跟我没关系吗", "call_limits", role)
     assert must in "\n".join(replies.faq_answer(key, role).bubbles)
+
+
+async def test_a_corrected_lender_replaces_the_first_one(dispatcher):
+    from actions.common import lender_from
+
+    text = "哦不对 不是借呗 是微粒贷"
+    entities = [
+        {"entity": "lender", "value": "ant_consumer_finance", "start": text.index("借呗"), "end": text.index("借呗") + 2},
+        {"entity": "lender", "value": "webank", "start": text.index("微粒贷"), "end": text.index("微粒贷") + 3},
+    ]
+    tracker = make_tracker(text, "inform", entities, slots={"lender": "ant_consumer_finance"})
+    lender, events = lender_from(tracker)
+    assert lender == "webank" and SlotSet("lender", "webank") in events
+
+
+def test_a_sons_debt_myth_gets_the_contract_rule_and_the_estate_rule():
+    from advisor import replies
+
+    key = questions.faq_for("父债子还是法律规定吧", None, None)
+    text = "\n".join(replies.faq_answer(key, None).bubbles)
+    assert "第465条" in text and "第1161条" in text
+
+
+def test_a_threat_to_sue_inside_a_spouse_question_gets_the_spouse_answer_first():
+    key = questions.faq_for("催收说是夫妻共同债务我也得还 不还就起诉我 是这样吗", "threat_to_sue", None, ("spouse",))
+    assert key == "spouse_debt"

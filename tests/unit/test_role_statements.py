@@ -37,7 +37,7 @@ OWN_RULE = {
 # FAQs whose question itself names the role ("我签了担保…", "借款人去世了…"):
 # their answer is that role's rule, whoever asks.
 ROLE_PREMISED = {"guarantor_debt", "heir_debt", "spouse_debt", "co_borrower", "heir_spouse_died", "wrong_number",
-                 "employer_hr"}
+                 "employer_hr", "father_debt"}
 
 
 def joined(reply: replies.Reply) -> str:

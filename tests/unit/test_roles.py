@@ -51,3 +51,15 @@ def test_divorced_and_unmarried_partners_are_told_apart_from_spouses(text, role)
     kb = knowledge.load()
     relations = [kb.resolve_relation(w) for w in ("前夫", "老公", "男朋友") if w in text]
     assert infer_role(text, relations) == role
+
+
+@pytest.mark.parametrize(
+    "text, relations, role",
+    [
+        ("老公瞒着我在网贷平台借了钱", ["spouse"], None),  # not the borrower: her husband borrowed behind her back
+        ("同学把我填成了紧急联系人", ["friend", "emergency_contact"], "emergency_contact"),
+        ("催收非说我妈是担保人 她根本没签过", ["parent", "guarantor"], None),
+    ],
+)
+def test_who_borrowed_and_who_was_named_are_read_from_the_phrasing(text, relations, role):
+    assert infer_role(text, relations) == role

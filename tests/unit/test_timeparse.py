@@ -121,6 +121,9 @@ def test_expressions(text, expected, precision):
         # Before 05:00, "今晚" is the night still in progress.
         ("今晚十一点", MIDNIGHT, d(20, 23)),
         ("今天夜里", MIDNIGHT, d(20, 23)),
+        # ...and "今天下午" is the afternoon that has just ended, for someone not yet asleep.
+        ("今天下午三点", MIDNIGHT, d(20, 15)),
+        ("今天上午十点", SMALL_HOURS, d(20, 10)),
         ("晚上十二点", MIDNIGHT, d(21, 0)),
         ("半夜十二点", MIDNIGHT, d(21, 0)),
         # "凌晨" is read on the calendar.
