@@ -27,11 +27,13 @@ def reported_in_message(tracker: Tracker) -> list[str]:
     return list(dict.fromkeys(named + conduct.behaviours_in(latest_text(tracker))))
 
 
-def _answer_question(dispatcher: CollectingDispatcher, tracker: Tracker, role: str | None, model_key: str | None) -> bool:
+def _answer_question(
+    dispatcher: CollectingDispatcher, tracker: Tracker, role: str | None, model_key: str | None, role_stated: bool = False
+) -> bool:
     """Answer the question a report also asks ("…这正常吗", "我要替他还吗"), or,
     for someone whose situation has its own answer (前夫, 担保人, 继承人), that
     answer. False when there is nothing to answer."""
-    key = question_key(tracker, model_key, role)
+    key = question_key(tracker, model_key, role, role_stated)
     if key is None and role in questions.SITUATION_ROLES:
         key = questions.FAMILY_LIABILITY
     if key not in knowledge.load().faq:
@@ -62,7 +64,7 @@ class ActionAnswerFirst(Action):
         elif named_lender:
             # A report naming the lender: who it really is and where to complain.
             send(dispatcher, replies.where_to_complain(lender))
-        answered = _answer_question(dispatcher, tracker, role, asked_faq(tracker))
+        answered = _answer_question(dispatcher, tracker, role, asked_faq(tracker), bool(role_events))
         if behaviours or named_lender or answered:
             dispatcher.utter_message(response="utter_to_go_further")
         else:

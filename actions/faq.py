@@ -44,10 +44,10 @@ def user_role(tracker: Tracker) -> tuple[str | None, list[dict[str, Any]]]:
     return known, []
 
 
-def question_key(tracker: Tracker, model_key: str | None, role: str | None) -> str | None:
+def question_key(tracker: Tracker, model_key: str | None, role: str | None, role_stated: bool = False) -> str | None:
     """The FAQ the latest message asks: rules first (advisor.questions), then the model's pick."""
     relations = tuple(latest_entities(tracker, "relation"))
-    return questions.faq_for(latest_text(tracker), model_key, role, relations)
+    return questions.faq_for(latest_text(tracker), model_key, role, relations, role_stated)
 
 
 def said_repaid(tracker: Tracker) -> bool:
@@ -76,7 +76,8 @@ class ActionAnswerFaq(Action):
         # Who the user said they are, and the lender they named, are kept for
         # later answers, whatever the question.
         role, events = user_role(tracker)
-        key = question_key(tracker, replies.faq_for_message(faq_key(tracker.latest_message), latest_text(tracker)), role)
+        model_key = replies.faq_for_message(faq_key(tracker.latest_message), latest_text(tracker))
+        key = question_key(tracker, model_key, role, role_stated=bool(events))
         lenders = [v for v in latest_entities(tracker, "lender") if v in kb.data["lenders"]]
         if lenders and not tracker.get_slot("lender"):
             events = [*events, SlotSet("lender", lenders[0])]

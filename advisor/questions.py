@@ -61,14 +61,26 @@ def topic_faq(text: str | None, model_key: str | None = None, after_liability: b
     return None
 
 
-def faq_for(text: str | None, model_key: str | None, role: str | None, relations: tuple[str, ...] = ()) -> str | None:
+def faq_for(
+    text: str | None,
+    model_key: str | None,
+    role: str | None,
+    relations: tuple[str, ...] = (),
+    role_stated: bool = False,
+) -> str | None:
     """The FAQ to answer: a rule-read topic, then "do I have to pay?" for who
     the user is, then the topics that yield to it (court papers named as a
     threat), then the classifier's pick. ``relations`` are the relation words
-    in the message (a spouse named by someone whose role is unknown)."""
+    in the message (a spouse named by someone whose role is unknown);
+    ``role_stated``: the message itself says who the user is."""
     topic = topic_faq(text, model_key, after_liability=False)
     if topic:
         return topic
+    # "我给同学当的担保，到期一年了催收突然找上门": no question asked, so
+    # the guarantor's (ex-spouse's, heir's...) own situation is the answer.
+    question = _compiled(id(knowledge.load()))[1]
+    if role_stated and role in SITUATION_ROLES and not question.search(normalize(text or "")):
+        return FAMILY_LIABILITY
     data = knowledge.load().data["liability_questions"]
     situations, liability_faqs = set(data["situations"]), set(data["faqs"])
     # 女朋友 or 担保人 whose message the classifier read as another role's

@@ -97,11 +97,13 @@ class IntentRules(GraphComponent):
 
     ``log_incident`` needs a word asking to record ("记一下", "登记"): without
     one, a message that asks a question ("今晚又打给我妈了…能报警吗") is a
-    report, answered first by ``action_answer_first``."""
+    report, answered first by ``action_answer_first``. "接着写" asks to go on
+    with the paused form (``resume``)."""
 
-    def __init__(self, log_words: re.Pattern, question: re.Pattern) -> None:
+    def __init__(self, log_words: re.Pattern, question: re.Pattern, resume: re.Pattern | None = None) -> None:
         self.log_words = log_words
         self.question = question
+        self.resume = resume
 
     @classmethod
     def create(
@@ -112,11 +114,13 @@ class IntentRules(GraphComponent):
         execution_context: ExecutionContext,
     ) -> IntentRules:
         rules = knowledge.load().data["intent_rules"]
-        return cls(re.compile(rules["log_words"]), re.compile(rules["question"]))
+        return cls(re.compile(rules["log_words"]), re.compile(rules["question"]), re.compile(rules["resume"]))
 
     def corrected(self, text: str, intent: str | None) -> str | None:
         """The intent the rules call for, or None to keep the guess."""
         clean = normalize(text)
+        if self.resume is not None and intent != "resume" and self.resume.search(clean):
+            return "resume"
         if intent == "log_incident" and not self.log_words.search(clean) and self.question.search(clean):
             return "report_harassment"
         return None

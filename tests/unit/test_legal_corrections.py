@@ -134,3 +134,35 @@ def test_the_official_blacklist_exists():
 
 def test_high_consumption_limits_include_private_schools():
     assert "私立学校" in KB.fact("children_myth")
+
+
+# -- the line-by-line audit of 2026-12-04 ---------------------------------------
+
+
+def test_a_guarantor_is_not_promised_freedom_when_the_period_ends():
+    text = KB.fact("guarantor_rule")
+    assert "就不再承担" not in text and "连带责任保证" in text and "第692条" in text
+
+
+@pytest.mark.parametrize("brand", ["分付", "拿去花", "网贷"])
+def test_app_credit_lines_are_routed_by_the_real_lender(brand):
+    key = KB.resolve_lender(brand)
+    assert KB.lender(key).type == "platform"
+    assert "银行" in joined(replies.where_to_complain(key))
+
+
+def test_the_exceptions_name_the_heir():
+    assert "第1161条" in KB.fact("exceptions_short")
+
+
+def test_family_credit_is_not_promised_untouched():
+    text = KB.fact("credit_and_family")
+    assert "家人的征信不会因此受影响" not in text and "担保人" in text
+
+
+def test_the_no_contact_order_is_for_stalking_and_pestering():
+    assert "滋扰、纠缠、跟踪" in KB.fact("police_no_contact") and "负责人批准" in KB.fact("police_no_contact")
+
+
+def test_a_lawyers_letter_is_not_impersonation_in_the_log():
+    assert "律师" not in KB.data["incident_rules"]["impersonation"]["label"]

@@ -166,3 +166,28 @@ def test_a_sons_debt_myth_gets_the_contract_rule_and_the_estate_rule():
 def test_a_threat_to_sue_inside_a_spouse_question_gets_the_spouse_answer_first():
     key = questions.faq_for("催收说是夫妻共同债务我也得还 不还就起诉我 是这样吗", "threat_to_sue", None, ("spouse",))
     assert key == "spouse_debt"
+
+
+@pytest.mark.parametrize(
+    "text, model_key, expected",
+    [
+        ("录音里他没报公司名 这种录音还管用不", "record_questions", "recording_legal"),
+        ("截图怎么截才算数", "evidence_use", "keep_evidence"),
+        ("在平台投诉了一个月都没人理 还能找谁", "evidence_late", "lender_ignored"),
+        ("下次他们再打来我该怎么说才好", "police_refused", "what_to_say"),
+    ],
+)
+def test_evidence_and_complaint_topics_are_read_by_rules(text, model_key, expected):
+    assert questions.faq_for(text, model_key, None) == expected
+
+
+def test_a_guarantor_telling_the_situation_gets_the_guarantors_rule():
+    text = "我给朋友的车贷做了担保 去年就到期了 催收今天突然找我"
+    assert questions.faq_for(text, "already_repaid", "guarantor", role_stated=True) == "family_liability"
+
+
+def test_asking_to_go_on_with_the_letter_is_a_resume():
+    rules = knowledge.load().data["intent_rules"]
+    component = IntentRules(re.compile(rules["log_words"]), re.compile(rules["question"]), re.compile(rules["resume"]))
+    assert component.corrected("好的 我会打的 那信还能接着写吗", "faq") == "resume"
+    assert component.corrected("信写完了吗", "faq") is None
