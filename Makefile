@@ -12,7 +12,7 @@ export RASA_TELEMETRY_ENABLED := false
 export TF_INTER_OP_PARALLELISM_THREADS ?= 1
 export TF_INTRA_OP_PARALLELISM_THREADS ?= 1
 
-.PHONY: help setup setup-browser train run run-scaled faults bench-load shell serve-actions test lint validate unit e2e smoke browser security eval safety-eval probe bench bench-wechat lock clean
+.PHONY: help setup setup-browser setup-nginx train run run-scaled faults bench-load shell serve-actions test lint validate unit e2e smoke browser security eval safety-eval probe bench bench-wechat lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -23,13 +23,16 @@ setup: ## create .venv (Python 3.11) and install the pinned lock; a no-op when u
 setup-browser: setup ## install Debian's chromium (and a Chinese font) for the browser tests when missing
 	@scripts/setup_browser.sh
 
+setup-nginx: ## install Debian's nginx (in front of the scaled profile's Rasa processes) when missing
+	@scripts/setup_nginx.sh
+
 train: setup ## train the model if its inputs changed (cached by fingerprint)
 	@scripts/train.sh
 
 run: train ## start the action server, Rasa (REST + Socket.IO) and the web chat on :8080
 	@scripts/run.sh
 
-run-scaled: train ## scaled profile: 2 Rasa processes behind a proxy, PostgreSQL + Redis (README “Scaled profile”)
+run-scaled: train setup-nginx ## scaled profile: 2 Rasa processes behind nginx, PostgreSQL + Redis (README “Scaled profile”)
 	@ANXIN_PROFILE=scaled scripts/run.sh
 
 shell: train ## chat in the terminal (starts its own action server)
@@ -67,7 +70,7 @@ security: train ## real servers: closed API, action server secret, CORS, rate li
 browser: train setup-browser ## the web chat in headless Chromium against the real bot (screenshots: var/artifacts/browser/)
 	$(PY) -m pytest tests/browser
 
-faults: train ## real processes: action server down, Rasa restarted or killed under load, PostgreSQL absent
+faults: train setup-nginx ## real processes: action server down, Rasa restarted or killed under load, PostgreSQL absent
 	$(PY) -m pytest tests/faults
 
 test: lint validate unit e2e smoke security browser faults ## everything CI runs
@@ -88,7 +91,7 @@ bench: train ## print training/start-up/latency/RSS numbers (not a test)
 bench-wechat: train ## WeChat endpoint latency: p95 at 10 concurrent users, passive vs async share
 	$(PY) scripts/bench_wechat.py $(ARGS)
 
-bench-load: train ## N users at once over REST + WeChat: embedded, scaled and plain `rasa init` (var/bench/)
+bench-load: train setup-nginx ## N users at once over REST + WeChat: embedded, scaled and plain `rasa init` (var/bench/)
 	$(PY) scripts/bench_load.py $(ARGS)
 
 lock: ## regenerate requirements/lock.txt from requirements/*.in (needs network)

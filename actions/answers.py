@@ -10,7 +10,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 import knowledge
 from actions.common import conversation_entities, known_role, latest_entities, latest_text, lender_from, send
-from actions.faq import answer_role, question_key, user_role
+from actions.faq import question_key, user_role
 from actions.forms import asked_faq
 from advisor import conduct, questions, replies
 from advisor.roles import infer_role
@@ -38,7 +38,7 @@ def _answer_question(
         key = questions.FAMILY_LIABILITY
     if key not in knowledge.load().faq:
         return False
-    send(dispatcher, replies.faq_answer(key, answer_role(key, role)))
+    send(dispatcher, replies.faq_answer(key, role))
     return True
 
 

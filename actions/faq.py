@@ -21,8 +21,6 @@ from actions.common import known_role, latest_entities, latest_text, send
 from advisor import conduct, questions, replies
 from advisor.roles import STATED_ROLES, infer_role
 
-FAMILY_LIABILITY = "family_liability"
-
 
 def faq_key(message: dict[str, Any]) -> str | None:
     """The FAQ a parsed message asks: a button's ``faq_topic``, else the response selector's pick."""
@@ -59,12 +57,6 @@ def said_repaid(tracker: Tracker) -> bool:
     return any(replies.says_repaid(text) for text in texts)
 
 
-def answer_role(key: str, role: str | None) -> str | None:
-    """The role an answer is written for: a borrower asking whether the family
-    must pay gets the family's rule, not their own."""
-    return None if role == "borrower" and key == FAMILY_LIABILITY else role
-
-
 class ActionAnswerFaq(Action):
     def name(self) -> str:
         return "action_answer_faq"
@@ -95,7 +87,7 @@ class ActionAnswerFaq(Action):
                 send(dispatcher, replies.faq_answer(topic, role))
         elif key in kb.faq:
             lender = tracker.get_slot("lender") or (lenders[0] if lenders else None)
-            send(dispatcher, replies.faq_answer(key, answer_role(key, role), lender, said_repaid(tracker)))
+            send(dispatcher, replies.faq_answer(key, role, lender, said_repaid(tracker)))
         else:
             dispatcher.utter_message(response="utter_default")
         return events

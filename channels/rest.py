@@ -39,9 +39,9 @@ class GuardedRestInput(RestInput):
         return sanitize(self._body(req).get("message"))
 
     def get_metadata(self, request: Request) -> dict[str, Any] | None:
-        # Rasa's (the body's "metadata"), plus the message id and retry flag that the scaled
-        # profile's proxy sends (serving/proxy.py), so a retried message is answered once
-        # (serving/patches.py). A client may send its own X-Anxin-Message-Id too.
+        # Rasa's (the body's "metadata"), plus the message id (nginx sets one on every request
+        # in the scaled profile: serving/nginx.conf.template) and the retry flag, so a message
+        # sent twice is answered once (serving/patches.py). A client may send its own id too.
         metadata = super().get_metadata(request)
         message_id = request.headers.get("X-Anxin-Message-Id")
         if not message_id:

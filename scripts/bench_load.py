@@ -11,9 +11,10 @@ loopback). Targets:
   in ~/.cache/anxin/plain-rasa), one process, in-memory tracker store, the
   same number of (English) turns, REST only;
 - ``embedded``: `make run` as it is (scripts/run.sh: SQLite, one Rasa process);
-- ``scaled``: `make run-scaled` (two Rasa processes behind serving/proxy.py,
+- ``scaled``: `make run-scaled` (two Rasa processes behind nginx,
   PostgreSQL and Redis), on a database and Redis key prefix of its own,
-  dropped afterwards. Skipped, saying why, when PostgreSQL or Redis is absent.
+  dropped afterwards. Skipped, saying why, when PostgreSQL, Redis or nginx
+  (make setup-nginx) is absent.
 
 Prints per target and level: messages, throughput, latency p50/p95/p99/max,
 errors, cross-talk, unexpected replies, WeChat answers later than 4.5 s, RSS
@@ -352,7 +353,7 @@ KINDS = {
         "rasa run": "rasa",
         "actions.server": "actions",
         "rasa_sdk": "actions",
-        "serving.proxy": "proxy",
+        "nginx: ": "nginx",  # its master and worker processes' titles
         "web_server.py": "web",
 }
 
@@ -451,7 +452,7 @@ class Started:
             except subprocess.TimeoutExpired:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait(timeout=10)
-        # anything left in the session (a Rasa the proxy already lost, for instance)
+        # anything left in the session (a Rasa process nginx already lost, for instance)
         try:
             os.killpg(self.process.pid, signal.SIGKILL)
         except OSError:
@@ -525,11 +526,14 @@ def start_embedded(tmp: Path, fake: FakeWeChatAPI) -> tuple[Started, str]:
 
 
 def scaled_available() -> str | None:
-    """None when PostgreSQL and Redis answer, else why not."""
+    """None when PostgreSQL and Redis answer and nginx is here, else why not."""
     from sqlalchemy.engine import make_url
 
+    from serving.nginx_conf import find_nginx
     from serving.preflight import Check, run_check
 
+    if not find_nginx():
+        return "nginx is not installed (make setup-nginx)"
     url = make_url(ADMIN_PG_URL)
     if reason := run_check(Check("bench", "sql", url, str(url)), 3):
         return f"PostgreSQL at {url.render_as_string(hide_password=True)}: {reason}"

@@ -5,7 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${VENV:-.venv}/bin/python
 # The scaled profile (make run-scaled): PostgreSQL, Redis, several Rasa processes behind
-# serving/proxy.py. Its defaults (every one can be set beforehand) are in scaled_env.sh.
+# nginx (serving/nginx.conf.template). Its defaults (every one can be set beforehand) are
+# in scaled_env.sh.
 if [[ "${ANXIN_PROFILE:-embedded}" == scaled ]]; then source scripts/scaled_env.sh; fi
 RASA_PORT=${RASA_PORT:-5005}
 export ACTIONS_PORT=${ACTIONS_PORT:-5055}  # endpoints.yml reads it
@@ -44,10 +45,16 @@ if ! grep -q 'X-Anxin-Action-Secret: *\${ANXIN_ACTION_SECRET}' "$ENDPOINTS"; the
   exit 1
 fi
 
+read -r -a backends <<<"${RASA_BACKEND_PORTS:-}"
+if ((${#backends[@]})) && [[ ! -x "${ANXIN_NGINX:-}" ]]; then
+  echo "✗ the scaled profile needs nginx in front of its Rasa processes, and none was found." >&2
+  echo "  Install it: make setup-nginx  (or point to one: ANXIN_NGINX=/path/to/nginx)" >&2
+  exit 1
+fi
+
 # What the endpoints file (and ANXIN_INCIDENT_DB_URL, WECHAT_REDIS_URL) needs must answer now:
 # a clear error within seconds, instead of Rasa waiting for PostgreSQL forever.
 "$PY" -m serving.preflight --endpoints "$ENDPOINTS" || exit 1
-read -r -a backends <<<"${RASA_BACKEND_PORTS:-}"
 
 for port in "$ACTIONS_PORT" "$RASA_PORT" "$WEB_PORT" "${backends[@]}"; do
   if "$PY" -c "import socket,sys; s=socket.socket(); sys.exit(s.connect_ex(('127.0.0.1', $port)) != 0)"; then
@@ -87,8 +94,8 @@ trap stop EXIT
 "$PY" -m actions.server --port "$ACTIONS_PORT" >"$LOG_DIR/actions.log" 2>&1 &
 pids+=($!)
 # Which processes stopping stops everything: all of them in one process; in the scaled
-# profile only the entry points (proxy, web page): a Rasa process or the action server
-# may be restarted behind them (the proxy skips a dead Rasa; a dead action server gets
+# profile only the entry points (nginx, web page): a Rasa process or the action server
+# may be restarted behind them (nginx skips a dead Rasa; a dead action server gets
 # users a polite "try again later").
 essential=()
 ((${#backends[@]})) || essential+=($!)
@@ -99,8 +106,8 @@ read -r -a cors <<<"$ANXIN_CORS_ORIGIN"
 # privacy/logging.yml masks phone, ID and card numbers and names in every log line.
 # Rasa runs through serving.server: `rasa` plus serving/patches.py (faster action calls, a polite
 # reply when the action server fails). One process on RASA_PORT; in the scaled profile one per
-# RASA_BACKEND_PORTS on loopback, behind serving/proxy.py on RASA_PORT.
-rasa_urls=()
+# RASA_BACKEND_PORTS on loopback, behind nginx on RASA_PORT.
+rasa_urls=() nginx_dir=""
 for port in "${backends[@]:-$RASA_PORT}"; do
   log="$LOG_DIR/rasa.log" host_args=()
   if ((${#backends[@]})); then log="$LOG_DIR/rasa-$port.log" host_args=(--interface 127.0.0.1); fi
@@ -114,8 +121,18 @@ for port in "${backends[@]:-$RASA_PORT}"; do
   rasa_urls+=("http://localhost:$port/")
 done
 if ((${#backends[@]})); then
-  "$PY" -m serving.proxy --port "$RASA_PORT" "${backends[@]/#/--backend=}" >"$LOG_DIR/proxy.log" 2>&1 &
-  pids+=($!) essential+=($!) rasa_urls+=("http://localhost:$RASA_PORT/")
+  # nginx as this user, in the foreground, its config, pid file and temporary files in
+  # var/nginx/RASA_PORT/ (one folder per port: several scaled profiles may run at once).
+  nginx_dir=$PWD/var/nginx/$RASA_PORT
+  "$PY" -m serving.nginx_conf --listen "${ANXIN_PROXY_HOST:-0.0.0.0}:$RASA_PORT" \
+    "${backends[@]/#/--backend=}" --prefix "$nginx_dir"
+  # Its error lines name the client's address and the request line: both are cut before
+  # they reach the log (a WeChat query string holds the user's OpenID, an API path a
+  # conversation id). There is no access log at all.
+  "$ANXIN_NGINX" -p "$nginx_dir" -c "$nginx_dir/nginx.conf" -e stderr \
+    > >(sed -u -E -e 's/, client: [^,]+//' -e 's/, referrer: "[^"]*"//' -e 's#\?[^" ]*#?…#g' \
+      -e 's#/conversations/[^/" ?]+#/conversations/…#g' >"$LOG_DIR/nginx.log") 2>&1 &
+  pids+=($!) essential+=($!)
 fi
 "$PY" scripts/web_server.py --port "$WEB_PORT" --rasa-port "$RASA_PORT" >"$LOG_DIR/web.log" 2>&1 &
 pids+=($!) essential+=($!)
@@ -124,7 +141,12 @@ echo "→ starting the action server (:$ACTIONS_PORT), Rasa (:$RASA_PORT) and th
 start=$(date +%s)
 "$PY" scripts/wait_ready.py --timeout "${ANXIN_START_TIMEOUT:-300}" \
   "http://localhost:$ACTIONS_PORT/health" "${rasa_urls[@]}" "http://127.0.0.1:$WEB_PORT/health" \
-  --pids "${pids[@]}" || { tail -n 30 "$LOG_DIR"/{rasa*,actions,web}.log; exit 1; }
+  --pids "${pids[@]}" || { tail -n 30 "$LOG_DIR"/{rasa*,actions,web}.log ${nginx_dir:+"$LOG_DIR/nginx.log"}; exit 1; }
+# nginx once the Rasa processes answer (asked before, it would log each refusal).
+if [[ -n "${nginx_dir:-}" ]]; then
+  "$PY" scripts/wait_ready.py --timeout 30 "http://localhost:$RASA_PORT/" --pids "${pids[@]}" \
+    || { tail -n 30 "$LOG_DIR/nginx.log"; exit 1; }
+fi
 cat <<MSG
 ✓ 安心 is ready after $(( $(date +%s) - start )) s.
   Web chat:  http://localhost:$WEB_PORT/   (embeddable widget: http://localhost:$WEB_PORT/embed-demo.html)
@@ -134,7 +156,7 @@ cat <<MSG
   Press Ctrl-C to stop.
 MSG
 if ((${#backends[@]})); then
-  echo "  Scaled profile: ${#backends[@]} Rasa processes (:${backends[*]}) behind the proxy on :$RASA_PORT;"
+  echo "  Scaled profile: ${#backends[@]} Rasa processes (:${backends[*]}) behind nginx on :$RASA_PORT;"
   echo "  conversations in PostgreSQL, locks in Redis ($ANXIN_ENDPOINTS)."
 fi
 wait -n "${essential[@]}"

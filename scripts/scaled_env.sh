@@ -20,7 +20,7 @@ export ANXIN_RATE_REDIS_URL=${ANXIN_RATE_REDIS_URL:-$WECHAT_REDIS_URL}
 # A process killed while answering holds its conversation's lock this long (Rasa: 60 s).
 export TICKET_LOCK_LIFETIME=${TICKET_LOCK_LIFETIME:-10}
 
-# Rasa processes (loopback) behind serving/proxy.py on RASA_PORT: one per core is the
+# Rasa processes (loopback) behind nginx on RASA_PORT: one per core is the
 # measured sweet spot on 2 cores (README, “Scaled profile”).
 if [[ -z "${RASA_BACKEND_PORTS:-}" ]]; then
   RASA_BACKEND_PORTS=""
@@ -29,3 +29,12 @@ if [[ -z "${RASA_BACKEND_PORTS:-}" ]]; then
   done
 fi
 export RASA_BACKEND_PORTS
+
+# nginx in front of them (make setup-nginx installs Debian's), listening on
+# ANXIN_PROXY_HOST:RASA_PORT (all addresses unless told otherwise).
+if [[ -z "${ANXIN_NGINX:-}" ]]; then
+  ANXIN_NGINX=/usr/sbin/nginx  # not on every user's PATH
+  [[ -x $ANXIN_NGINX ]] || ANXIN_NGINX=$(command -v nginx 2>/dev/null || true)
+fi
+export ANXIN_NGINX
+export ANXIN_PROXY_HOST=${ANXIN_PROXY_HOST:-0.0.0.0}

@@ -40,13 +40,17 @@ checks them.
   objects of TensorFlow, spaCy and the model every few hundred messages:
   a 0.3 s stall of the whole server each time (measured), for nothing, since
   those objects live as long as the process.
-- **Retried messages are answered once.** A message may carry an id
-  (``metadata["message_id"]``; channels/rest.py reads the ``X-Anxin-Message-Id``
-  header the proxy sets, serving/proxy.py). It becomes the stored user
-  event's ``message_id``. A retry (``metadata["retry"]``, header
-  ``X-Anxin-Retry``, sent by the proxy when a Rasa process died with the
-  request in flight) whose id is already in the conversation is not
-  processed again: the bot messages stored after it are sent instead.
+- **A message is answered once, even when sent twice.** A message may carry
+  an id (``metadata["message_id"]``; channels/rest.py reads the
+  ``X-Anxin-Message-Id`` header, which nginx sets on every request in the
+  scaled profile: serving/nginx.conf.template). It becomes the stored user
+  event's ``message_id``. A message whose id is already in the conversation
+  is not processed again: the bot messages stored after it are sent instead.
+  nginx sends a request again to another Rasa process when the first died
+  with it in flight, perhaps after saving the answer, and cannot mark it as a
+  retry: so every message with an id is checked (one more read of the
+  conversation, under its lock), flagged as a retry
+  (``metadata["retry"]``, header ``X-Anxin-Retry``) or not.
 
 The fixes replace private Rasa names, so they fail loudly: ``install()``
 refuses any Rasa other than ``PINNED_RASA``, and each replacement checks that
@@ -290,14 +294,16 @@ def _idempotent_retries() -> None:
         if message_id is None:
             return await original(self, message)
         message.message_id = message_id
-        if not retry or not self.is_ready():
+        if not self.is_ready():
             return await original(self, message)
+        # Under the conversation's lock: a copy of the message waits for the first to be
+        # stored (or for the lock of a process that died with it to expire), then finds it.
         async with self.lock_store.lock(message.sender_id):
             tracker = await self.tracker_store.retrieve(message.sender_id)
             replies = stored_replies(tracker.events, message_id) if tracker else None
             if replies is None:
                 return await self.processor.handle_message(message)
-            logger.info("serving.retry.replayed replies=%d", len(replies))
+            logger.info("serving.retry.replayed replies=%d flagged=%s", len(replies), retry)
             for reply in replies:
                 await message.output_channel.send_response(message.sender_id, reply)
             return getattr(message.output_channel, "messages", None)

@@ -4,9 +4,9 @@ stop, kill and restart its processes one at a time.
 
 Needs PostgreSQL and Redis (ANXIN_TEST_PG_URL, default
 postgresql://postgres@127.0.0.1:5432/test, where a database is created and
-dropped; ANXIN_TEST_REDIS_HOST/PORT, default 127.0.0.1:6379); the tests that
-need them skip, saying so, where they are absent, and fail in CI (CI=true),
-whose machines have both.
+dropped; ANXIN_TEST_REDIS_HOST/PORT, default 127.0.0.1:6379) and nginx (make
+setup-nginx); the tests that need them skip, saying so, where they are absent,
+and fail in CI (CI=true), whose machines have them.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[2]
 PG_URL = os.environ.get("ANXIN_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_HOST = os.environ.get("ANXIN_TEST_REDIS_HOST", "127.0.0.1")
 REDIS_PORT = int(os.environ.get("ANXIN_TEST_REDIS_PORT", "6379"))
-PROXY_PORT = int(os.environ.get("ANXIN_TEST_PROXY_PORT", "5380"))
+NGINX_PORT = int(os.environ.get("ANXIN_TEST_NGINX_PORT", "5380"))
 RASA_PORTS = [int(p) for p in os.environ.get("ANXIN_TEST_RASA_PORTS", "5305 5306").split()]
 ACTIONS_PORT = int(os.environ.get("ANXIN_TEST_FAULTS_ACTIONS_PORT", "5355"))
 WEB_PORT = int(os.environ.get("ANXIN_TEST_FAULTS_WEB_PORT", "8380"))
@@ -42,8 +42,11 @@ def services_missing() -> str | None:
     """Why the scaled profile cannot run here, or None."""
     from sqlalchemy.engine import make_url
 
+    from serving.nginx_conf import find_nginx
     from serving.preflight import Check, run_check
 
+    if not find_nginx():
+        return "nginx is not installed (make setup-nginx)"
     url = make_url(PG_URL)
     if reason := run_check(Check("tests", "sql", url, ""), 3):
         return f"PostgreSQL does not answer at {url.render_as_string(hide_password=True)} ({reason})"
@@ -162,8 +165,8 @@ class Cluster:
     saved: dict = field(default_factory=dict)
 
     @property
-    def proxy(self) -> str:
-        return f"http://127.0.0.1:{PROXY_PORT}"
+    def nginx(self) -> str:
+        return f"http://127.0.0.1:{NGINX_PORT}"
 
     def rasa(self, index: int) -> Process:
         port = RASA_PORTS[index]
@@ -197,7 +200,7 @@ class Cluster:
 
 
 class User:
-    """One conversation over REST (through the proxy unless told otherwise)."""
+    """One conversation over REST (through nginx unless told otherwise)."""
 
     def __init__(self, base: str) -> None:
         self.base = base
@@ -224,7 +227,7 @@ class User:
 @pytest.fixture(scope="session")
 def cluster(tmp_path_factory):
     if reason := services_missing():
-        message = f"scaled-profile fault tests need PostgreSQL and Redis: {reason}"
+        message = f"scaled-profile fault tests need PostgreSQL, Redis and nginx: {reason}"
         if os.environ.get("CI", "").lower() == "true":  # CI machines have both: missing is a failure
             pytest.fail(message)
         pytest.skip(message)
@@ -240,7 +243,7 @@ def cluster(tmp_path_factory):
     env = {
         **os.environ,
         "ANXIN_PROFILE": "scaled",
-        "RASA_PORT": str(PROXY_PORT),
+        "RASA_PORT": str(NGINX_PORT),
         "RASA_BACKEND_PORTS": " ".join(map(str, RASA_PORTS)),
         "ACTIONS_PORT": str(ACTIONS_PORT),
         "WEB_PORT": str(WEB_PORT),

@@ -54,6 +54,20 @@ def test_run_scaled_without_postgres_stops_at_once_saying_why(tmp_path):
     assert "ready" not in done.stdout
 
 
+def test_run_scaled_without_nginx_stops_at_once_saying_why(tmp_path):
+    done = subprocess.run(
+        ["bash", "scripts/run.sh"],
+        cwd=ROOT,
+        env=scaled_env(ANXIN_LOG_DIR=str(tmp_path), ANXIN_NGINX=str(tmp_path / "no-nginx")),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode != 0
+    assert "make setup-nginx" in done.stderr
+    assert "ready" not in done.stdout
+
+
 def test_rasa_itself_without_postgres_stops_at_once_saying_why():
     env = scaled_env(
         ANXIN_ENDPOINTS="endpoints.scaled.yml",

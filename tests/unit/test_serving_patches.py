@@ -232,6 +232,17 @@ async def test_a_retry_of_a_stored_message_gets_the_stored_answer():
     assert [m["text"] for m in first] == [m["text"] for m in again] == ["回答：借呗"]
 
 
+async def test_a_copy_without_the_retry_flag_gets_the_stored_answer_too():
+    # nginx sends a request again, same message id, and cannot say it is a retry.
+    agent = _agent()
+    first = await Agent.handle_message(agent, _message("借呗", {"message_id": "abc"}))
+    again = await Agent.handle_message(agent, _message("借呗", {"message_id": "abc"}))
+    assert agent.processor.handled == ["借呗"]
+    assert [m["text"] for m in first] == [m["text"] for m in again] == ["回答：借呗"]
+    tracker = await agent.tracker_store.retrieve("u1")
+    assert [e.message_id for e in tracker.events if isinstance(e, UserUttered)] == ["abc"]
+
+
 async def test_a_retry_of_a_message_never_stored_is_processed():
     agent = _agent()
     replies = await Agent.handle_message(agent, _message("借呗", {"message_id": "new", "retry": True}))
@@ -239,7 +250,7 @@ async def test_a_retry_of_a_message_never_stored_is_processed():
     assert [m["text"] for m in replies] == ["回答：借呗"]
 
 
-async def test_messages_without_retry_are_processed_and_keep_their_id():
+async def test_messages_with_new_ids_are_processed_and_keep_their_id():
     agent = _agent()
     await Agent.handle_message(agent, _message("你好", {"message_id": "m-1"}))
     await Agent.handle_message(agent, _message("你好", {"message_id": "m-2"}))
@@ -248,11 +259,18 @@ async def test_messages_without_retry_are_processed_and_keep_their_id():
     assert [e.message_id for e in tracker.events if isinstance(e, UserUttered)] == ["m-1", "m-2"]
 
 
-async def test_concurrent_retries_are_processed_once():
+async def test_messages_without_an_id_are_always_processed():
     agent = _agent()
-    results = await asyncio.gather(
-        *(Agent.handle_message(agent, _message("借呗", {"message_id": "x", "retry": True})) for _ in range(3))
-    )
+    await Agent.handle_message(agent, _message("你好", None))
+    await Agent.handle_message(agent, _message("你好", {"retry": True}))
+    assert agent.processor.handled == ["你好", "你好"]
+
+
+@pytest.mark.parametrize("flags", [(True, True, True), (False, False, False), (False, True, False)])
+async def test_concurrent_copies_are_processed_once(flags):
+    agent = _agent()
+    metadata = [{"message_id": "x", "retry": True} if flag else {"message_id": "x"} for flag in flags]
+    results = await asyncio.gather(*(Agent.handle_message(agent, _message("借呗", m)) for m in metadata))
     assert agent.processor.handled == ["借呗"]
     assert all([m["text"] for m in r] == ["回答：借呗"] for r in results)
 
