@@ -32,7 +32,7 @@ train: setup ## train the model if its inputs changed (cached by fingerprint)
 run: train ## start the action server, Rasa (REST + Socket.IO) and the web chat on :8080
 	@scripts/run.sh
 
-run-scaled: train setup-nginx ## scaled profile: 2 Rasa processes behind nginx, PostgreSQL + Redis (README “Scaled profile”)
+run-scaled: train setup-nginx ## scaled profile: 2 Rasa processes behind nginx, PostgreSQL + Redis (docs/operators.md “Scaled profile”)
 	@ANXIN_PROFILE=scaled scripts/run.sh
 
 shell: train ## chat in the terminal (starts its own action server)

@@ -5,7 +5,7 @@ and wait at most 5 s for the answer; without one they send the same message
 again, up to three times. So each message is handled once (de-duplicated by
 MsgId), answered passively when Rasa is done within WECHAT_PASSIVE_TIMEOUT,
 and otherwise acknowledged with "success" and delivered later through the
-customer-service API. See the README's "WeChat Official Account" section.
+customer-service API. See docs/operators.md, "WeChat Official Account".
 """
 
 from __future__ import annotations
@@ -649,7 +649,7 @@ def _to_sanic(reply: Reply) -> HTTPResponse:
 class WeChatInput(InputChannel):
     """Rasa input channel for a WeChat Official Account (公众号), at /webhooks/wechat/webhook.
 
-    Settings come from WECHAT_* environment variables (see README); without
+    Settings come from WECHAT_* environment variables (see docs/operators.md); without
     WECHAT_TOKEN the channel answers 503, so the bot still starts for REST.
     """
 

@@ -6,7 +6,7 @@ Scans every file git tracks or would add (``git ls-files --cached --others
 --exclude-standard``; without git, the tree minus .gitignore's usual
 directories) for well-known key formats and for settings given a literal
 value where a secret belongs. Secrets come from the environment only
-(README, "Security and privacy"); YAML files name them as ``${VARIABLE}``.
+(docs/operators.md, "Security and privacy"); YAML files name them as ``${VARIABLE}``.
 
 Obvious stand-ins used by the tests (values that say test/fake/example/dev,
 short ones, and the all-sequential WeChat test key) are not findings.

@@ -21,7 +21,7 @@ export ANXIN_RATE_REDIS_URL=${ANXIN_RATE_REDIS_URL:-$WECHAT_REDIS_URL}
 export TICKET_LOCK_LIFETIME=${TICKET_LOCK_LIFETIME:-10}
 
 # Rasa processes (loopback) behind nginx on RASA_PORT: one per core is the
-# measured sweet spot on 2 cores (README, “Scaled profile”).
+# measured sweet spot on 2 cores (docs/operators.md, “Scaled profile”).
 if [[ -z "${RASA_BACKEND_PORTS:-}" ]]; then
   RASA_BACKEND_PORTS=""
   for ((i = 1; i <= ${ANXIN_RASA_PROCESSES:-2}; i++)); do

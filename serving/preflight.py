@@ -28,7 +28,7 @@ from typing import Any
 
 DEFAULT_TIMEOUT = 3.0
 HINT = (
-    "Start it, or point the settings at it (README, “Scaled profile”); "
+    "Start it, or point the settings at it (docs/operators.md, “Scaled profile”); "
     "`make run` (embedded profile) needs neither PostgreSQL nor Redis."
 )
 

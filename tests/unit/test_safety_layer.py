@@ -3,7 +3,7 @@ exaggerations are not, and a safety message is answered first in every state
 (a form, a confirmation), with the form paused and its slots kept.
 
 The sets in tests/safety/ were written by people who never saw the patterns
-(safety_blind.yml was measured blind first: see the README); `make
+(safety_blind.yml was measured blind first: see docs/maintainers.md); `make
 safety-eval` prints the same numbers per kind, and for the trained model too.
 """
 
