@@ -191,3 +191,16 @@ def test_asking_to_go_on_with_the_letter_is_a_resume():
     component = IntentRules(re.compile(rules["log_words"]), re.compile(rules["question"]), re.compile(rules["resume"]))
     assert component.corrected("好的 我会打的 那信还能接着写吗", "faq") == "resume"
     assert component.corrected("信写完了吗", "faq") is None
+
+
+@pytest.mark.parametrize(
+    "text, model_key, expected",
+    [
+        ("我想起诉这家催收公司 能行吗", "civil_routes", "civil_routes"),  # the user suing, not being sued
+        ("催收说下周就起诉我", "civil_routes", "threat_to_sue"),
+        ("已经被起诉了怎么办", None, "threat_to_sue"),  # not the bare "怎么办"
+        ("两家公司的催收轮着打", "call_limits", "call_limits"),  # not a joint loan
+    ],
+)
+def test_topics_do_not_take_what_they_do_not_mean(text, model_key, expected):
+    assert questions.faq_for(text, model_key, None) == expected
