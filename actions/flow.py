@@ -23,4 +23,5 @@ class ActionResumeForm(Action):
         if not loop:
             dispatcher.utter_message(response="utter_nothing_to_resume")
             return []
+        dispatcher.utter_message(response="utter_resuming")
         return [SlotSet("paused_form", None), FollowupAction(loop)]

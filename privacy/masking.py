@@ -47,6 +47,8 @@ _MOBILE = re.compile(rf"(?<!\d)(?:{_CC}{_SEP})?1{_SEP}[3-9](?:{_SEP}\d){{9}}(?!\
 _LANDLINE = re.compile(
     rf"(?<!\d)(?:{_CC}{_SEP}\(?0?|\(?0)(?:10|2\d|[3-9]\d\d)\)?{_SEP}[1-9]\d{{2,3}}{_SEP}\d{{4}}(?!\d)"
 )
+# A landline with its separators anywhere ("086111 11111"), as the phone finder reads it.
+_SPACED_LANDLINE = re.compile(r"(?<![\d\-])\(?0(?:[ \-()]{0,2}\d){9,11}(?![\d\-])")
 _EPOCH = re.compile(r"1[5-9]\d{8}\.\d")  # a Unix time with a fraction: not personal
 _LONG_DIGITS = re.compile(r"\d{7,}")
 _ALNUM = frozenset("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
@@ -163,6 +165,7 @@ def mask_pii(text: Any) -> str:
     text = _CARD.sub(CARD, text)
     text = _MOBILE.sub(PHONE, text)
     text = _LANDLINE.sub(PHONE, text)
+    text = _SPACED_LANDLINE.sub(PHONE, text)
     text = _LONG_DIGITS.sub(_long_run, text)
     text = _CN_NUMERALS.sub(_long_run, text)
     text = _NAMED.sub(_name, text)

@@ -193,3 +193,9 @@ def test_mask_value_takes_anything(value):
 def test_a_number_touching_hex_letters_is_still_masked(text):
     """Found by the property test: a card number followed by "A" passed as a hash."""
     assert not re.search(r"\d{11,}", mask_log_text(text))
+
+
+@pytest.mark.parametrize("text", ["086111 11111", "086111(11111", "(0571) 8888 1234"])
+def test_a_landline_with_separators_anywhere_is_masked(text):
+    """Found by the property test: the phone finder reads these as landlines."""
+    assert "<phone>" in mask_log_text(text)
