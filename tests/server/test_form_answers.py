@@ -37,3 +37,21 @@ def test_not_yet_repaid_is_not_taken_for_repaid(bot):
 def test_a_question_about_a_hotline_is_not_recorded_as_a_complaint(bot):
     reply = bot.say("12348这个电话到底是管什么的")
     assert "记下了" not in reply and "提交" not in reply, reply
+
+
+def test_the_log_reads_back_what_the_first_message_said(bot):
+    reply = bot.say("帮我记一下 前天晚上十点半 有人打给我爸 骂得很难听")
+    assert "22:30" in reply and "深夜" in reply, reply
+
+
+def test_the_open_entrys_time_can_be_corrected_at_once(bot):
+    bot.say("帮我记一下 前天下午两点 有人打给我老婆")
+    reply = bot.say("不对 我记错了 是前天下午四点")
+    assert "改成" in reply and "16:00" in reply, reply
+
+
+def test_a_corrected_lender_replaces_the_first_one(bot):
+    bot.say("我弟在借呗借的钱 催收天天打我")
+    bot.say("不对 刚问清楚了 不是借呗 是微粒贷")
+    reply = bot.say("那我该去哪里投诉")
+    assert "微众" in reply and "蚂蚁" not in reply, reply
