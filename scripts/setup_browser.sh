@@ -4,6 +4,8 @@
 # (in the lock) drives it; Playwright's own browser downloads are never used.
 # Idempotent: does nothing when both are there.
 set -euo pipefail
+# shellcheck source=apt_install.sh
+source "$(dirname "$0")/apt_install.sh"
 
 CHROMIUM=${ANXIN_CHROMIUM:-}
 find_chromium() {
@@ -36,22 +38,6 @@ MSG
   exit 0
 fi
 
-SUDO=()
-if [[ $(id -u) -ne 0 ]]; then
-  if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
-    SUDO=(sudo -n)
-  else
-    echo "✗ installing ${packages[*]} needs root: run  sudo apt-get install -y ${packages[*]}" >&2
-    exit 0
-  fi
-fi
-
-echo "→ installing ${packages[*]} from Debian's packages (for the browser tests)"
-export DEBIAN_FRONTEND=noninteractive
-"${SUDO[@]}" apt-get update -q >/dev/null || echo "  (apt-get update failed; trying the install anyway)" >&2
-if ! "${SUDO[@]}" apt-get install -y -q --no-install-recommends "${packages[@]}" >/dev/null; then
-  echo "✗ apt-get install ${packages[*]} failed; the browser tests will be skipped (CI fails instead)" >&2
-  exit 0
-fi
+apt_install "for the browser tests" "${packages[@]}" || exit 0
 chromium=$(find_chromium) || { echo "✗ chromium installed but not found on PATH" >&2; exit 0; }
 echo "✓ $chromium ($("$chromium" --version 2>/dev/null | head -n 1))"

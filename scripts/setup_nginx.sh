@@ -4,6 +4,8 @@
 # scripts/run.sh as the current user with a configuration of its own (serving/nginx.conf.template).
 # Debian's own nginx service is never used. Idempotent: does nothing when nginx is there.
 set -euo pipefail
+# shellcheck source=apt_install.sh
+source "$(dirname "$0")/apt_install.sh"
 
 # Where nginx is, or nothing: ANXIN_NGINX, then /usr/sbin (often not on a user's PATH), then PATH.
 find_nginx() {
@@ -30,23 +32,7 @@ MSG
   exit 0
 fi
 
-SUDO=()
-if [[ $(id -u) -ne 0 ]]; then
-  if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
-    SUDO=(sudo -n)
-  else
-    echo "✗ installing nginx needs root: run  sudo apt-get install -y nginx" >&2
-    exit 0
-  fi
-fi
-
-echo "→ installing nginx from Debian's packages (for the scaled profile)"
-export DEBIAN_FRONTEND=noninteractive
-"${SUDO[@]}" apt-get update -q >/dev/null || echo "  (apt-get update failed; trying the install anyway)" >&2
-if ! "${SUDO[@]}" apt-get install -y -q --no-install-recommends nginx >/dev/null; then
-  echo "✗ apt-get install nginx failed; the scaled profile cannot start without it" >&2
-  exit 0
-fi
+apt_install "for the scaled profile" nginx || exit 0
 nginx=$(find_nginx) || { echo "✗ nginx installed but not found (try ANXIN_NGINX=/usr/sbin/nginx)" >&2; exit 0; }
 echo "✓ $nginx ($("$nginx" -v 2>&1 | sed 's/^nginx version: //'))"
 # Where the package started Debian's own service (port 80, not ours), say so.
