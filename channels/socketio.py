@@ -5,11 +5,15 @@ Rasa's SocketIOInput, with:
 - messages through channels/guard.py: typed "/intent{...}" defused, per-sender
   rate limit and maximum length (a kind ``bot_uttered`` reply instead);
 - malformed events (not an object, a message that is not text, metadata that
-  is not JSON) ignored instead of raising inside the server;
+  is not JSON) ignored instead of raising inside the server; so is an empty
+  message (the standard ``rasa-webchat`` widget sends ``message: null`` when it
+  opens without an ``initPayload``), which would only get "I did not understand";
 - ``session_request`` fixed for the python-socketio in the lock: Rasa 3.6 calls
   ``AsyncServer.enter_room`` without awaiting it, which newer python-socketio
   made a coroutine, so the client never joined its session's room and never
   received a reply;
+- Socket.IO's WebSocket transport works once serving/patches.py has fixed
+  Sanic's WebSocket receive for Python 3.11 (``python -m serving.server``);
 - connections from a browser page on another origin refused: the widget's
   origin is ``ANXIN_CORS_ORIGIN`` (as for Rasa's ``--cors``; several may be
   separated by spaces or commas, ``*`` allows all). Clients that send no
@@ -98,6 +102,9 @@ class GuardedSocketIOInput(SocketIOInput):
             cleaned = _clean_event(data, self.metadata_key or "metadata")
             if cleaned is None:
                 logger.info("socketio.ignored reason=malformed")
+                return
+            if not cleaned.get("message", "").strip():
+                logger.info("socketio.ignored reason=empty")
                 return
             await rasa_message(sid, cleaned)
 

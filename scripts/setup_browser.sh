@@ -2,10 +2,18 @@
 # Make sure a Chromium for the browser tests (tests/browser) is on this machine:
 # Debian's `chromium` package plus a font with Chinese characters. Playwright
 # (in the lock) drives it; Playwright's own browser downloads are never used.
-# Idempotent: does nothing when both are there.
+# Also fetches, once, the standard Rasa web widget `rasa-webchat` (pinned) from the npm
+# registry into the cache, for tests/browser/test_rasa_webchat.py (fetch_rasa_webchat.sh).
+# Idempotent: does nothing when all are there.
 set -euo pipefail
 # shellcheck source=apt_install.sh
 source "$(dirname "$0")/apt_install.sh"
+
+if bundle=$("$(dirname "$0")/fetch_rasa_webchat.sh"); then
+  echo "✓ rasa-webchat for the widget test: $bundle"
+else
+  echo "  (without it, tests/browser/test_rasa_webchat.py tries again, then skips; CI fails)" >&2
+fi
 
 CHROMIUM=${ANXIN_CHROMIUM:-}
 find_chromium() {

@@ -40,6 +40,16 @@ checks them.
   objects of TensorFlow, spaCy and the model every few hundred messages:
   a 0.3 s stall of the whole server each time (measured), for nothing, since
   those objects live as long as the process.
+- **Socket.IO over WebSocket works on Python 3.11.** Sanic 21.12 (the newest
+  Rasa 3.6 allows) receives a WebSocket message with ``asyncio.wait`` over a
+  bare coroutine, which Python 3.11 refuses (``TypeError: Passing coroutines
+  is forbidden, use tasks explicitly``): Engine.IO's WebSocket handler died
+  on the first message after the handshake, the socket was dropped (browsers
+  saw "Invalid frame header") and clients fell back to long polling, or never
+  connected when they allowed WebSocket only (``rasa-webchat`` does). Now the
+  same receive with the coroutine wrapped in a task (as Sanic 22.12 does),
+  and the task cancelled when the receive is given up. Only the websocket
+  transport of Socket.IO uses Sanic's WebSocket in this project.
 - **A message is answered once, even when sent twice.** A message may carry
   an id (``metadata["message_id"]``; channels/rest.py reads the
   ``X-Anxin-Message-Id`` header, which nginx sets on every request in the
@@ -311,6 +321,82 @@ def _idempotent_retries() -> None:
     _replace("idempotent_retries", Agent, "handle_message", handle_message)
 
 
+# --- WebSocket receive on Python 3.11 --------------------------------------------------------------
+
+PINNED_SANIC = "21.12."
+
+
+def _websocket_receive_tasks() -> None:
+    import asyncio
+
+    import sanic
+    from sanic.exceptions import ServerError, WebsocketClosed
+    from sanic.server.websockets.impl import WebsocketImplProtocol
+    from websockets.connection import CLOSED
+
+    if not sanic.__version__.startswith(PINNED_SANIC):
+        raise PatchTargetMissing(
+            f"websocket_receive: written for Sanic {PINNED_SANIC}x, not {sanic.__version__}: review the fix"
+        )
+
+    async def next_message(self: WebsocketImplProtocol, timeout: float | None) -> Any:
+        """The assembler's next message, or CancelledError when the connection cancels the receive."""
+        cancel = self.recv_cancel = asyncio.get_running_loop().create_future()
+        getter = asyncio.ensure_future(self.assembler.get(timeout))
+        try:
+            await asyncio.wait((cancel, getter), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            if not getter.done():  # cancelled by the connection, or this receive was given up
+                getter.cancel()
+            if not cancel.done():
+                cancel.cancel()
+        if not getter.done() or getter.cancelled():
+            raise asyncio.CancelledError()
+        return getter.result()
+
+    async def recv(self: WebsocketImplProtocol, timeout: float | None = None) -> Any:
+        # Sanic 21.12's recv, except that the assembler's get() runs as a task.
+        if self.recv_lock.locked():
+            raise ServerError(
+                "cannot call recv while another task is already waiting for the next message"
+            )
+        await self.recv_lock.acquire()
+        try:
+            if self.connection.state is CLOSED:
+                raise WebsocketClosed("Cannot receive from websocket interface after it is closed.")
+            return await next_message(self, timeout)
+        finally:
+            self.recv_cancel = None
+            self.recv_lock.release()
+
+    async def recv_burst(self: WebsocketImplProtocol, max_recv: int = 256) -> list[Any]:
+        # Sanic 21.12's recv_burst, the same way.
+        if self.recv_lock.locked():
+            raise ServerError(
+                "cannot call recv_burst while another task is already waiting for the next message"
+            )
+        await self.recv_lock.acquire()
+        messages: list[Any] = []
+        try:
+            if self.connection.state is CLOSED:
+                raise WebsocketClosed("Cannot receive from websocket interface after it is closed.")
+            self.can_pause = False  # a burst must not pause the transport
+            while len(messages) < max_recv:
+                message = await next_message(self, 0)
+                if message is None:
+                    break
+                messages.append(message)
+                await asyncio.sleep(0)  # let the next message reach the assembler
+        finally:
+            self.recv_cancel = None
+            self.can_pause = True
+            self.recv_lock.release()
+        return messages
+
+    _replace("websocket_receive", WebsocketImplProtocol, "recv", recv)
+    _replace("websocket_receive_burst", WebsocketImplProtocol, "recv_burst", recv_burst)
+
+
 # --- SQLite in WAL mode ----------------------------------------------------------------------------
 
 
@@ -372,6 +458,7 @@ def install() -> None:
     _polite_action_failures()
     _idempotent_retries()
     _reliable_lock_waits()
+    _websocket_receive_tasks()
     _sqlite_wal()
     _freeze_model_objects()
     _installed = True

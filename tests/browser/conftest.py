@@ -28,6 +28,10 @@ RASA_PORT = int(os.environ.get("ANXIN_BROWSER_RASA_PORT", "5205"))
 ACTIONS_PORT = int(os.environ.get("ANXIN_BROWSER_ACTIONS_PORT", "5255"))
 WEB_PORT = int(os.environ.get("ANXIN_BROWSER_WEB_PORT", "8280"))
 PAGE = f"http://localhost:{WEB_PORT}/"
+# Another site's page with the standard rasa-webchat widget (test_rasa_webchat.py): another
+# origin, which the servers allow as an operator would (ANXIN_CORS_ORIGIN).
+OTHER_SITE_PORT = int(os.environ.get("ANXIN_BROWSER_OTHER_SITE_PORT", str(WEB_PORT + 1)))
+OTHER_SITE = f"http://localhost:{OTHER_SITE_PORT}"
 WEBHOOK = f"http://localhost:{RASA_PORT}/webhooks/rest/webhook"
 ARTIFACTS = ROOT / "var" / "artifacts" / "browser"
 START_TIMEOUT = 300
@@ -102,7 +106,8 @@ def servers(browser, tmp_path_factory):
         "ANXIN_LOG_DIR": str(tmp / "log"),
         "ANXIN_INCIDENT_DB_URL": f"sqlite:///{tmp / 'incidents.db'}",
     }
-    env.pop("ANXIN_CORS_ORIGIN", None)  # the page's own origins, as `make run` sets them
+    # The page's own origins, as `make run` sets them, and the other site's.
+    env["ANXIN_CORS_ORIGIN"] = f"http://localhost:{WEB_PORT} http://127.0.0.1:{WEB_PORT} {OTHER_SITE}"
     ready = [
         f"http://localhost:{ACTIONS_PORT}/health",
         f"http://localhost:{RASA_PORT}/",

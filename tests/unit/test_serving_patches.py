@@ -21,7 +21,11 @@ from rasa.shared.core.events import ActionExecuted, BotUttered, Event, SlotSet, 
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.exceptions import RasaException
 from rasa.utils.endpoints import EndpointConfig
+from sanic.server.websockets.impl import WebsocketImplProtocol
 from sqlalchemy import create_engine, text
+from websockets.connection import OPEN
+from websockets.frames import Frame, Opcode
+from websockets.server import ServerConnection
 
 from serving import patches
 
@@ -359,9 +363,84 @@ EXPECTED_FIXES = {
     "polite_action_failures",
     "idempotent_retries",
     "reliable_lock_waits",
+    "websocket_receive",
+    "websocket_receive_burst",
     "sqlite_wal",
     "freeze_model_objects",
 }
+
+
+# --- WebSocket receive on Python 3.11 ------------------------------------------------------------
+
+
+def websocket() -> WebsocketImplProtocol:
+    """Sanic's server side of an open WebSocket, without a network: frames are put in by hand."""
+    return WebsocketImplProtocol(ServerConnection(state=OPEN))
+
+
+def assembler_readers() -> list[asyncio.Task]:
+    """Tasks still waiting in a WebSocket's frame assembler (a reader left behind takes the next message)."""
+    return [t for t in asyncio.all_tasks() if not t.done() and "WebsocketFrameAssembler.get" in repr(t)]
+
+
+def text_frame(text: str) -> Frame:
+    return Frame(Opcode.TEXT, text.encode())
+
+
+async def test_websocket_receive_gets_the_next_message():
+    # Sanic 21.12 as shipped: "TypeError: Passing coroutines is forbidden" on Python 3.11.
+    ws = websocket()
+    put = asyncio.ensure_future(ws.assembler.put(text_frame('42["user_uttered",{"message":"你好"}]')))
+    assert await asyncio.wait_for(ws.recv(), 5) == '42["user_uttered",{"message":"你好"}]'
+    await asyncio.wait_for(put, 5)
+    assert ws.recv_cancel is None and not ws.recv_lock.locked()
+
+
+async def test_websocket_receive_times_out_with_none():
+    ws = websocket()
+    assert await asyncio.wait_for(ws.recv(timeout=0.05), 5) is None
+    assert not ws.recv_lock.locked()
+
+
+async def test_websocket_receive_is_cancelled_when_the_connection_closes():
+    ws = websocket()
+    receiving = asyncio.ensure_future(ws.recv())
+    await asyncio.sleep(0.05)
+    ws.recv_cancel.cancel()  # what Sanic does when the client's close frame or connection loss arrives
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(receiving, 5)
+    assert not ws.recv_lock.locked()
+    await asyncio.sleep(0)
+    assert not assembler_readers()
+
+
+async def test_a_given_up_receive_leaves_no_reader_behind():
+    # Engine.IO gives up a receive after its ping timeout; the assembler's reader must go too.
+    ws = websocket()
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(ws.recv(), 0.05)
+    await asyncio.sleep(0)
+    assert not assembler_readers()
+
+
+async def test_websocket_receive_burst_gets_what_has_arrived():
+    ws = websocket()
+    put = asyncio.ensure_future(ws.assembler.put(text_frame("2")))
+    await asyncio.sleep(0)
+    assert await asyncio.wait_for(ws.recv_burst(), 5) == ["2"]
+    await asyncio.wait_for(put, 5)
+    assert await asyncio.wait_for(ws.recv_burst(), 5) == []
+    assert ws.can_pause and not ws.recv_lock.locked()
+
+
+def test_another_sanic_is_refused(monkeypatch):
+    import sanic
+
+    monkeypatch.setattr(sanic, "__version__", "22.12.0")
+    with pytest.raises(patches.PatchTargetMissing, match="Sanic"):
+        patches._websocket_receive_tasks()
+    monkeypatch.undo()
+    assert all(patches.in_effect().values())
 
 
 def test_every_fix_is_in_effect():

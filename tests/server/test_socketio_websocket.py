@@ -1,0 +1,137 @@
+"""Socket.IO over WebSocket against the real server (Rasa 3.6 on Sanic 21.12, Python 3.11).
+
+Spoken at the Engine.IO level with the `websockets` package: python-socketio's
+own client cannot use WebSocket with the aiohttp Rasa 3.6 pins, and speaking
+the protocol directly shows exactly which transport carried what. Broken before
+serving/patches.py fixed Sanic's WebSocket receive ("Passing coroutines is
+forbidden"): the server dropped the socket at the first message it read.
+
+Engine.IO v4 packets: 0 open, 2/3 ping/pong, 4 message, 5 upgrade, 6 noop;
+Socket.IO v5 inside a message: 0 connect, 2 event, 4 connect error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from typing import Any
+
+import requests
+import websockets
+
+from tests.server.conftest import WEB_PORT
+
+WIDGET_ORIGIN = f"http://localhost:{WEB_PORT}"  # allowed by default (run.sh: the web chat's own)
+TIMEOUT = 30
+
+
+def ws_url(base: str, sid: str | None = None) -> str:
+    url = base.replace("http://", "ws://", 1) + "/socket.io/?EIO=4&transport=websocket"
+    return url + (f"&sid={sid}" if sid else "")
+
+
+class SocketIO:
+    """One Socket.IO client over an open WebSocket."""
+
+    def __init__(self, ws) -> None:
+        self.ws = ws
+
+    async def packet(self) -> str:
+        """The next Engine.IO packet, answering the server's pings on the way."""
+        while True:
+            packet = await asyncio.wait_for(self.ws.recv(), TIMEOUT)
+            if packet == "2":
+                await self.ws.send("3")
+                continue
+            return packet
+
+    async def emit(self, event: str, data: Any) -> None:
+        await self.ws.send("42" + json.dumps([event, data], ensure_ascii=False))
+
+    async def event(self, name: str) -> Any:
+        while True:
+            packet = await self.packet()
+            if packet.startswith("42"):
+                event, data = json.loads(packet[2:])
+                if event == name:
+                    return data
+
+    async def start_session(self) -> str:
+        session = uuid.uuid4().hex
+        await self.emit("session_request", {"session_id": session})
+        assert await self.event("session_confirm") == session
+        return session
+
+    async def say(self, session: str, text: str) -> list[str]:
+        """Send; the bot's messages (the first within TIMEOUT, then any within 1.5 s)."""
+        await self.emit("user_uttered", {"message": text, "session_id": session})
+        replies = [(await self.event("bot_uttered")).get("text", "")]
+        while True:
+            try:
+                replies.append((await asyncio.wait_for(self.event("bot_uttered"), 1.5)).get("text", ""))
+            except TimeoutError:
+                return replies
+
+
+async def test_websocket_only_client_chats(servers):
+    # As a client that allows WebSocket only (transports: ["websocket"]).
+    async with websockets.connect(ws_url(servers["base"]), origin=WIDGET_ORIGIN, open_timeout=TIMEOUT) as ws:
+        client = SocketIO(ws)
+        opened = await client.packet()
+        assert opened.startswith("0{") and json.loads(opened[1:])["sid"]
+        await ws.send("40")
+        assert (await client.packet()).startswith("40{")
+        session = await client.start_session()
+        first = await client.say(session, "我儿子欠了借呗，催收天天打我电话")
+        second = await client.say(session, "半夜打电话，还骂人")
+        assert all(first) and all(second)
+        assert any("借呗" in reply or "蚂蚁" in reply for reply in first), first
+
+
+async def test_upgrade_from_polling_to_websocket(servers):
+    # As socket.io-client does by default (the rasa-webchat widget): long polling first,
+    # then the probe and the upgrade; then every message over the WebSocket.
+    base = f"{servers['base']}/socket.io/?EIO=4&transport=polling"
+    headers = {"Origin": WIDGET_ORIGIN}
+    opened = requests.get(base, headers=headers, timeout=TIMEOUT)
+    assert opened.status_code == 200 and opened.text.startswith("0{"), opened.text[:200]
+    sid = json.loads(opened.text[1:])["sid"]
+    assert requests.post(f"{base}&sid={sid}", data="40", headers=headers, timeout=TIMEOUT).status_code == 200
+    assert requests.get(f"{base}&sid={sid}", headers=headers, timeout=TIMEOUT).text.startswith("40{")
+
+    async with websockets.connect(ws_url(servers["base"], sid), origin=WIDGET_ORIGIN, open_timeout=TIMEOUT) as ws:
+        client = SocketIO(ws)
+        await ws.send("2probe")
+        assert await client.packet() == "3probe"
+        await ws.send("5")
+        session = await client.start_session()
+        replies = await client.say(session, "你好")
+        assert replies and all(replies)
+
+
+async def test_websocket_from_a_page_of_another_origin_is_refused(servers):
+    async with websockets.connect(
+        ws_url(servers["base"]), origin="http://evil.example", open_timeout=TIMEOUT
+    ) as ws:
+        client = SocketIO(ws)
+        assert (await client.packet()).startswith("0{")
+        await ws.send("40")
+        refused = await client.packet()
+        assert refused.startswith("44"), refused  # Socket.IO's connect error
+
+
+async def test_an_empty_message_gets_no_reply_and_greet_the_welcome(servers):
+    # rasa-webchat sends {"message": null} when it opens without an initPayload, and its
+    # initPayload when it has one ("/greet" in docs/operators.md).
+    async with websockets.connect(ws_url(servers["base"]), origin=WIDGET_ORIGIN, open_timeout=TIMEOUT) as ws:
+        client = SocketIO(ws)
+        await client.packet()
+        await ws.send("40")
+        await client.packet()
+        session = await client.start_session()
+        await client.emit("user_uttered", {"message": None, "session_id": session})
+        await client.emit("user_uttered", {"message": "  ", "session_id": session})
+        replies = await client.say(session, "/greet")
+        assert not any("没太明白" in reply for reply in replies), replies
+        assert "安心" in replies[0], replies
