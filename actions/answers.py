@@ -9,15 +9,19 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 import knowledge
-from actions.common import conversation_entities, known_role, latest_entities, latest_text, lender_from, send
-from actions.faq import question_key, user_role
-from actions.forms import asked_faq
+from actions.common import (
+    conversation_entities,
+    known_role,
+    latest_entities,
+    latest_text,
+    lender_from,
+    lenders_named,
+    role_from,
+    role_stated,
+    send,
+)
+from actions.faq import asked_faq, question_key
 from advisor import conduct, questions, replies
-from advisor.roles import infer_role
-
-
-def _lender(tracker: Tracker) -> tuple:
-    return lender_from(tracker)
 
 
 def reported_in_message(tracker: Tracker) -> list[str]:
@@ -54,8 +58,8 @@ class ActionAnswerFirst(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[dict[str, Any]]:
         behaviours = reported_in_message(tracker)
-        lender, events = _lender(tracker)
-        role, role_events = user_role(tracker)
+        lender, events = lender_from(tracker)
+        role, role_events = role_from(tracker)
         events = [*events, *role_events]  # "是我自己借的" is kept for later answers
         named_lender = lender and lender != "unknown" and not lender.startswith("generic_")
         if behaviours:
@@ -83,8 +87,8 @@ class ActionNotUnderstood(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[dict[str, Any]]:
         behaviours = reported_in_message(tracker)
-        lender, events = _lender(tracker)
-        role, role_events = user_role(tracker)
+        lender, events = lender_from(tracker)
+        role, role_events = role_from(tracker)
         events = [*events, *role_events]
         if behaviours:
             send(dispatcher, replies.first_answer(behaviours, lender))
@@ -133,7 +137,7 @@ class ActionWhereToComplain(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[dict[str, Any]]:
-        lender, events = _lender(tracker)
+        lender, events = lender_from(tracker)
         send(dispatcher, replies.where_to_complain(lender))
         return events
 
@@ -147,19 +151,17 @@ class ActionHandleInform(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[dict[str, Any]]:
-        kb = knowledge.load()
-        lenders = [v for v in latest_entities(tracker, "lender") if v in kb.data["lenders"]]
+        named = lenders_named(tracker)
         # "我是借款人，在借呗借的": the lender is the answer, and who the user is
         # is kept for later answers (what to say on the phone, who must pay).
-        role = infer_role(
-            latest_text(tracker), latest_entities(tracker, "relation"), answering_role_question=not lenders
-        )
-        if lenders:
-            send(dispatcher, replies.where_to_complain(lenders[0]))
-            return [SlotSet("lender", lenders[0])] + ([SlotSet("user_role", role)] if role else [])
-        if role:
+        role, role_events = role_from(tracker, answering=not named, overrides=True)
+        if named:
+            lender, lender_events = lender_from(tracker)
+            send(dispatcher, replies.where_to_complain(lender))
+            return [*lender_events, *role_events]
+        if role_stated(tracker, answering=True):
             send(dispatcher, replies.family_liability(role))
-            return [SlotSet("user_role", role)]
+            return role_events
         # "我也搞不清是哪个平台": a question the rules recognise still gets its answer.
         if not _answer_question(dispatcher, tracker, known_role(tracker), None):
             dispatcher.utter_message(response="utter_menu")

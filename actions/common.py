@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import re
 from typing import Any
 
 from rasa_sdk import Tracker
@@ -11,7 +11,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 import knowledge
 from advisor.replies import Reply
-from advisor.roles import ROLE_UNKNOWN
+from advisor.roles import ROLE_UNKNOWN, STATED_ROLES, infer_role
 
 
 def send(dispatcher: CollectingDispatcher, reply: Reply) -> None:
@@ -22,6 +22,13 @@ def send(dispatcher: CollectingDispatcher, reply: Reply) -> None:
             dispatcher.utter_message(text=bubble, buttons=reply.buttons)
         else:
             dispatcher.utter_message(text=bubble)
+
+
+def say(domain: dict[str, Any], response: str, **values: Any) -> str:
+    """The text of a domain response with ``values`` filled in, for a reply
+    composed in Python (bubbles packed to a size) but worded in the domain."""
+    text = domain["responses"][response][0]["text"]
+    return re.sub(r"{(\w+)}", lambda match: str(values[match[1]]), text)
 
 
 def latest_entities(tracker: Tracker, entity: str) -> list[Any]:
@@ -41,9 +48,31 @@ def conversation_entities(tracker: Tracker, entity: str) -> list[Any]:
 
 
 def known_role(tracker: Tracker) -> str | None:
-    """Who the user is to the borrower; None when not known (or the question was skipped)."""
+    """Who the user is to the borrower as kept in the slot; None when not
+    known (or the question was skipped). Where the latest message may say
+    who the user is, use ``role_from``."""
     role = tracker.get_slot("user_role")
     return None if role == ROLE_UNKNOWN else role
+
+
+def role_stated(tracker: Tracker, answering: bool = False) -> str | None:
+    """The role the latest message says the user has, if any (advisor.roles);
+    ``answering``: the message answers "who are you?", so a bare "妈妈" counts."""
+    return infer_role(latest_text(tracker), latest_entities(tracker, "relation"), answering_role_question=answering)
+
+
+def role_from(
+    tracker: Tracker, answering: bool = False, overrides: bool = False
+) -> tuple[str | None, list[dict[str, Any]]]:
+    """Who the user is, and the events that keep it: the slot, unless the
+    latest message says otherwise. A role said outright (a guarantor, an heir)
+    corrects an earlier one; with ``overrides`` (a bare answer outside the
+    form: "我是他同事") any role the message states does."""
+    known = known_role(tracker)
+    stated = role_stated(tracker, answering)
+    if stated and stated != known and (overrides or not known or stated in STATED_ROLES):
+        return stated, [SlotSet("user_role", stated)]
+    return known, []
 
 
 def latest_text(tracker: Tracker) -> str:
@@ -52,16 +81,6 @@ def latest_text(tracker: Tracker) -> str:
 
 def intent_name(tracker: Tracker) -> str | None:
     return (tracker.latest_message.get("intent") or {}).get("name")
-
-
-def first(values: Iterable[Any]) -> Any | None:
-    for value in values:
-        return value
-    return None
-
-
-def as_dict(**kwargs: Any) -> dict[str, Any]:
-    return {k: v for k, v in kwargs.items() if v is not None}
 
 
 _NEGATION_BEFORE = ("不是", "不对", "并非", "没在", "没有在")
@@ -74,7 +93,7 @@ def lenders_named(tracker: Tracker) -> list[str]:
     text = latest_text(tracker)
     named = []
     for entity in tracker.latest_message.get("entities", []) or []:
-        if entity.get("entity") != "lender" or entity.get("value") not in kb.data["lenders"]:
+        if entity.get("entity") != "lender" or not kb.is_lender(entity.get("value")):
             continue
         start = entity.get("start")
         before = text[max(0, start - 3):start] if isinstance(start, int) else ""

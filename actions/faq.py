@@ -10,16 +10,15 @@ Rasa's payload syntax cannot name a retrieval sub-intent.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 import knowledge
-from actions.common import known_role, latest_entities, latest_text, send
+from actions.common import latest_entities, latest_text, lender_from, lenders_named, role_from, send
 from advisor import conduct, questions, replies
-from advisor.roles import STATED_ROLES, infer_role
 
 
 def faq_key(message: dict[str, Any]) -> str | None:
@@ -32,14 +31,21 @@ def faq_key(message: dict[str, Any]) -> str | None:
     return key.split("/", 1)[1] if key.startswith("faq/") else None
 
 
-def user_role(tracker: Tracker) -> tuple[str | None, list[dict[str, Any]]]:
-    """The known role, or one read from the latest message (with the event that keeps it)."""
-    known = known_role(tracker)
-    stated = infer_role(latest_text(tracker), latest_entities(tracker, "relation"))
-    # A role said outright now (a guarantor, an heir) corrects an earlier one.
-    if stated and (not known or (stated in STATED_ROLES and stated != known)):
-        return stated, [SlotSet("user_role", stated)]
-    return known, []
+QUESTION = re.compile(r"吗|是不是|会不会|能不能|要不要|有没有用|怎么办|[?？]")
+MIN_FAQ_INTENT = 0.15  # the FAQ is the runner-up intent, at least this likely
+MIN_FAQ_ANSWER = 0.5  # and the response selector is sure which answer fits
+
+
+def asked_faq(tracker: Tracker) -> str | None:
+    """The FAQ (its key) asked inside a report, if the NLU is sure of it."""
+    message = tracker.latest_message
+    if not QUESTION.search(message.get("text") or ""):
+        return None
+    ranking = {i.get("name"): i.get("confidence", 0) for i in message.get("intent_ranking") or []}
+    response = ((message.get("response_selector") or {}).get("faq") or {}).get("response") or {}
+    if ranking.get("faq", 0) >= MIN_FAQ_INTENT and response.get("confidence", 0) >= MIN_FAQ_ANSWER:
+        return faq_key(message)
+    return None
 
 
 def question_key(tracker: Tracker, model_key: str | None, role: str | None, role_stated: bool = False) -> str | None:
@@ -67,26 +73,24 @@ class ActionAnswerFaq(Action):
         kb = knowledge.load()
         # Who the user said they are, and the lender they named, are kept for
         # later answers, whatever the question.
-        role, events = user_role(tracker)
+        role, events = role_from(tracker)
         model_key = replies.faq_for_message(faq_key(tracker.latest_message), latest_text(tracker))
         key = question_key(tracker, model_key, role, role_stated=bool(events))
-        lenders = [v for v in latest_entities(tracker, "lender") if v in kb.data["lenders"]]
-        if lenders and not tracker.get_slot("lender"):
-            events = [*events, SlotSet("lender", lenders[0])]
+        lender, lender_events = lender_from(tracker)
+        events = [*events, *lender_events]
         # What the message reports is answered first: "十一点又打给我妈了…是真的吗".
         behaviours = conduct.behaviours_in(latest_text(tracker)) if conduct.reports(latest_text(tracker)) else []
-        asks_lender = bool(lenders) and replies.asks_about_lender(latest_text(tracker))
+        asks_lender = bool(lenders_named(tracker)) and replies.asks_about_lender(latest_text(tracker))
         if behaviours and asks_lender:
-            send(dispatcher, replies.Reply(replies.assessment(behaviours, lenders[0])))
+            send(dispatcher, replies.Reply(replies.assessment(behaviours, lender)))
         elif behaviours:  # what is wrong with it, and where to complain
-            send(dispatcher, replies.first_answer(behaviours, lenders[0] if lenders else tracker.get_slot("lender")))
+            send(dispatcher, replies.first_answer(behaviours, lender))
         topic = questions.topic_faq(latest_text(tracker), key)
         if asks_lender:
-            send(dispatcher, replies.where_to_complain(lenders[0]))
+            send(dispatcher, replies.where_to_complain(lender))
             if topic in kb.faq:  # "拍拍贷怎么有两份合同，我欠谁的": the topic too
                 send(dispatcher, replies.faq_answer(topic, role))
         elif key in kb.faq:
-            lender = tracker.get_slot("lender") or (lenders[0] if lenders else None)
             send(dispatcher, replies.faq_answer(key, role, lender, said_repaid(tracker)))
         else:
             dispatcher.utter_message(response="utter_default")

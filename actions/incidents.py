@@ -19,15 +19,16 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 import knowledge
-from actions import incident_text
-from actions.common import intent_name, known_role, latest_entities, latest_text
-from actions.forms import INTERRUPTIONS as TRIAGE_INTERRUPTIONS
-from actions.forms import FormValidation, _answer_text
+from actions.common import intent_name, known_role, latest_entities, latest_text, say
+from actions.form_kit import INTERRUPTIONS, FormKit, answer_text, confirmation
 from advisor.replies import MAX_BUBBLE
 from incidents import rules
+from incidents import text as incident_text
 from incidents.phones import find_phones, mask_phone, normalize_phone
 from incidents.store import get_store
 from incidents.timeparse import SHANGHAI, parse_time
+
+__all__ = ["confirmation"]  # imported from here by actions/letters.py until it uses actions.form_kit
 
 INCIDENT_SLOTS = (
     "incident_time",
@@ -39,11 +40,8 @@ INCIDENT_SLOTS = (
     "incident_behaviours",
     "incident_attempts",
     "incident_evidence",
-    "incident_retries",
+    "incident_form_retries",
 )
-# Not answers to the form's question: the form steps aside for the rules.
-INTERRUPTIONS = TRIAGE_INTERRUPTIONS - {"thanks"}
-CONTENT_WORDS = ("说了", "原话", "内容", "说要", "他说", "她说", "对方说", "骂", "威胁", "做了")
 
 
 async def _in_thread(function, *args, **kwargs):
@@ -58,10 +56,6 @@ def _behaviours(tracker: Tracker) -> list[str]:
     return list(dict.fromkeys(found))
 
 
-def _asked(tracker: Tracker, slot: str) -> bool:
-    return tracker.get_slot("requested_slot") == slot
-
-
 def _time_slots(text: str, dispatcher: CollectingDispatcher, asked: bool) -> dict[str, Any] | None:
     """Slots for a time found in ``text``; None when there is none to take.
 
@@ -72,21 +66,17 @@ def _time_slots(text: str, dispatcher: CollectingDispatcher, asked: bool) -> dic
     if parsed is None or (not asked and (not parsed.ok or parsed.ambiguous)):
         return None
     if parsed.error == "future":
-        dispatcher.utter_message(text=f"“{parsed.text}”还没到呢。是不是说的昨天或更早？请再说一下时间。")
+        dispatcher.utter_message(response="utter_incident_time_future", time_text=parsed.text)
         return {"incident_time": None}
     if not parsed.ok:
-        dispatcher.utter_message(text=f"“{parsed.text}”这个日期好像不存在，请再说一下时间。")
+        dispatcher.utter_message(response="utter_incident_time_impossible", time_text=parsed.text)
         return {"incident_time": None}
     if parsed.ambiguous and parsed.value is not None:
-        day = f"{parsed.value.month}月{parsed.value.day}日"
-        hour = parsed.value.hour % 12 or 12
-        minute = f"{parsed.value.minute:02d}"
         dispatcher.utter_message(
-            text=f"是上午还是晚上的 {hour} 点？",
-            buttons=[
-                {"title": f"上午 {hour}:{minute}", "payload": f"{day}上午{hour}点{minute}分"},
-                {"title": f"晚上 {hour}:{minute}", "payload": f"{day}晚上{hour}点{minute}分"},
-            ],
+            response="utter_ask_morning_or_evening",
+            day=f"{parsed.value.month}月{parsed.value.day}日",
+            hour=parsed.value.hour % 12 or 12,
+            minute=f"{parsed.value.minute:02d}",
         )
         return {"incident_time": None}
     return {
@@ -100,32 +90,13 @@ def _slot_values(events: list[dict[str, Any]]) -> dict[str, Any]:
     return {e["name"]: e.get("value") for e in events if e.get("event") == "slot" and e.get("name")}
 
 
-def _understood(values: dict[str, Any]) -> str:
-    """What the opening message told us, read back so a misreading is caught
-    at once: 我先记下了：12月3日（周四）22:30（深夜）；打给：爸爸；辱骂。"""
-    kb = knowledge.load()
-    parts = []
-    if values.get("incident_time"):
-        when = datetime.fromisoformat(values["incident_time"])
-        precision = values.get("incident_time_precision")
-        night = precision not in ("day", "part_of_day") and (when.hour >= 22 or when.hour < 8)
-        parts.append(_time_echo(when, precision) + ("（深夜）" if night else ""))
-    if values.get("incident_caller") and values["incident_caller"] != "unknown":
-        parts.append("号码 " + mask_phone(values["incident_caller"]))
-    if values.get("incident_contacted"):
-        parts.append(f"打给：{values['incident_contacted']}")
-    labels = [kb.behaviours[b]["label"] for b in values.get("incident_behaviours") or [] if b in kb.behaviours]
-    parts.extend(labels)
-    return "我先记下了：" + "；".join(parts) + "。" if parts else ""
-
-
-class ValidateIncidentForm(FormValidation):
+class ValidateIncidentForm(FormKit):
     """Fills the entry being recorded from whatever the user already said,
     reads back what the opening message told, and takes a correction of the
     time or number while the entry is still open ("不对，是下午四点")."""
 
-    step_aside_for = frozenset(INTERRUPTIONS)
-    retries_slot = "incident_retries"
+    # Not answers to the form's question: the form steps aside for the rules.
+    step_aside_for = INTERRUPTIONS - {"thanks"}
 
     def name(self) -> str:
         return "validate_incident_form"
@@ -141,9 +112,9 @@ class ValidateIncidentForm(FormValidation):
                 return [*corrected, SlotSet("requested_slot", requested)]
         events = await super().run(dispatcher, tracker, domain)
         if requested is None:
-            echo = _understood(_slot_values(events))
+            echo = incident_text.understood(_slot_values(events))
             if echo:
-                dispatcher.utter_message(text=echo)
+                dispatcher.utter_message(response="utter_incident_understood", understood=echo)
         return events
 
     def _correct(self, dispatcher: CollectingDispatcher, tracker: Tracker, text: str) -> list[dict[str, Any]]:
@@ -151,7 +122,9 @@ class ValidateIncidentForm(FormValidation):
         if tracker.get_slot("incident_time"):
             parsed = parse_time(text)
             if parsed is not None and parsed.ok and not parsed.ambiguous and parsed.value is not None:
-                dispatcher.utter_message(text=f"好，时间改成 {_time_echo(parsed.value, parsed.precision)}。")
+                dispatcher.utter_message(
+                    response="utter_incident_time_changed", time=incident_text.time_echo(parsed.value, parsed.precision)
+                )
                 return [
                     SlotSet("incident_time", parsed.value.isoformat()),
                     SlotSet("incident_time_text", parsed.text),
@@ -159,7 +132,7 @@ class ValidateIncidentForm(FormValidation):
                 ]
         phones = [p for p in find_phones(text) if p.valid]
         if tracker.get_slot("incident_caller") and phones:
-            dispatcher.utter_message(text=f"好，号码改成 {mask_phone(phones[0].number)}。")
+            dispatcher.utter_message(response="utter_incident_caller_changed", number=mask_phone(phones[0].number))
             return [SlotSet("incident_caller", phones[0].number)]
         return []
 
@@ -168,8 +141,8 @@ class ValidateIncidentForm(FormValidation):
     ) -> dict[str, Any]:
         if tracker.get_slot("incident_time"):
             return {}
-        asked = _asked(tracker, "incident_time")
-        found = _time_slots(_answer_text(tracker), dispatcher, asked)
+        asked = self.asked(tracker, "incident_time")
+        found = _time_slots(answer_text(tracker), dispatcher, asked)
         if found is not None:
             return found
         if not asked:
@@ -177,50 +150,47 @@ class ValidateIncidentForm(FormValidation):
         # Twice not understood: the day is today, the hour unknown; nothing the user
         # said is lost, and the entry can be corrected later.
         today = datetime.now(SHANGHAI).replace(tzinfo=None, hour=12, minute=0, second=0, microsecond=0)
-        fallback = {
-            "incident_time": today.isoformat(),
-            "incident_time_text": "时间不详",
-            "incident_time_precision": "day",
-        }
-        missed = self._missed(dispatcher, tracker, "incident_time", fallback=fallback["incident_time"])
-        if missed.get("incident_time"):
-            missed.update(fallback)
-        return missed
+        return self.missed(
+            dispatcher,
+            tracker,
+            domain,
+            "incident_time",
+            fallback=today.isoformat(),
+            fallback_slots={"incident_time_text": "时间不详", "incident_time_precision": "day"},
+        )
 
     async def extract_incident_caller(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
         if tracker.get_slot("incident_caller"):
             return {}
-        text = _answer_text(tracker)
-        asked = _asked(tracker, "incident_caller")
+        text = answer_text(tracker)
+        asked = self.asked(tracker, "incident_caller")
         phones = [p for p in find_phones(text) if p.valid]
         if phones:
             return {"incident_caller": phones[0].number}
         if not asked:
             return {}
-        if incident_text.is_skip(text) or any(
-            w in text for w in ("没显示", "隐藏", "未知", "私人号码", "没号码")
-        ):
+        if incident_text.no_number(text):
             return {"incident_caller": "unknown"}
         tried = normalize_phone(text)
         if tried.reason_text:
             dispatcher.utter_message(text=tried.reason_text)
-        return self._missed(dispatcher, tracker, "incident_caller", fallback="unknown")
+        return self.missed(dispatcher, tracker, domain, "incident_caller", fallback="unknown")
 
     async def extract_incident_contacted(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
         if tracker.get_slot("incident_contacted"):
             return {}
-        asked = _asked(tracker, "incident_contacted")
-        text = _answer_text(tracker)
+        asked = self.asked(tracker, "incident_contacted")
+        text = answer_text(tracker)
         who = incident_text.contacted_person(text, asked)
         if who:
             return {"incident_contacted": who}
         if asked and incident_text.is_skip(text):
             return {"incident_contacted": "不清楚"}
-        return self._missed(dispatcher, tracker, "incident_contacted", fallback="不清楚") if asked else {}
+        return self.missed(dispatcher, tracker, domain, "incident_contacted", fallback="不清楚") if asked else {}
 
     async def extract_incident_description(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -233,7 +203,7 @@ class ValidateIncidentForm(FormValidation):
         count = incident_text.attempts(text)
         if count and not tracker.get_slot("incident_attempts"):
             found["incident_attempts"] = count
-        if _asked(tracker, "incident_description"):
+        if self.asked(tracker, "incident_description"):
             description = "" if incident_text.is_skip(text) else text
             return {**found, "incident_description": description, "incident_behaviours": behaviours}
         # The message that opened the form describes the call when it names what
@@ -248,29 +218,16 @@ class ValidateIncidentForm(FormValidation):
     ) -> dict[str, Any]:
         if tracker.get_slot("incident_evidence") is not None:
             return {}
-        asked = _asked(tracker, "incident_evidence")
-        found = incident_text.evidence(_answer_text(tracker), asked)
+        asked = self.asked(tracker, "incident_evidence")
+        found = incident_text.evidence(answer_text(tracker), asked)
         if found is not None:
             return {"incident_evidence": found}
-        return self._missed(dispatcher, tracker, "incident_evidence", fallback=[]) if asked else {}
-
-    def moving_on(self, slot: str) -> str:
-        moving_on = "时间先记成今天、具体几点不详" if slot == "incident_time" else "这一项先空着"
-        return f"没关系，{moving_on}，以后可以再改。"
+        return self.missed(dispatcher, tracker, domain, "incident_evidence", fallback=[]) if asked else {}
 
 
 def _incident_line(incident: Any, role: str | None) -> str:
     kb = knowledge.load()
     return rules.timeline([incident], kb, mask=True, author_relation=role)[0]
-
-
-def _time_echo(when: datetime, precision: str | None) -> str:
-    """How the bot read the time, so the user can catch a misunderstanding."""
-    week = "一二三四五六日"[when.weekday()]
-    day = f"{when.month}月{when.day}日（周{week}）"
-    if precision in ("day", "part_of_day"):
-        return day
-    return f"{day}{when.hour:02d}:{when.minute:02d}"
 
 
 class ActionSaveIncident(Action):
@@ -287,7 +244,7 @@ class ActionSaveIncident(Action):
         try:
             when = datetime.fromisoformat(raw_time)
         except (TypeError, ValueError):
-            dispatcher.utter_message(text="抱歉，这次的时间没有记上。请再说一次“记录一次骚扰”。")
+            dispatcher.utter_message(response="utter_incident_not_saved")
             return reset
         caller = tracker.get_slot("incident_caller")
         description = tracker.get_slot("incident_description") or ""
@@ -310,26 +267,20 @@ class ActionSaveIncident(Action):
         number = next((i for i, e in enumerate(entries, 1) if e.id == incident.id), len(entries))
         role = known_role(tracker)
         dispatcher.utter_message(
-            text=f"记下了，第 {number} 条：\n{_incident_line(incident, role)}\n"
-            f"时间按 {_time_echo(when, incident.time_precision)} 记的。不对的话回复“改第{number}条”。"
+            response="utter_incident_saved",
+            number=number,
+            line=_incident_line(incident, role),
+            time=incident_text.time_echo(when, incident.time_precision),
         )
         mine = [b for b in rules.check(entries, author_relation=role) if incident.id in b.incident_ids]
         if mine:
-            dispatcher.utter_message(
-                text="这一条涉及：" + "；".join(f"{b.label}（{b.rule}）" for b in mine[:3]) + "。"
-            )
+            breaches = "；".join(f"{b.label}（{b.rule}）" for b in mine[:3])
+            dispatcher.utter_message(response="utter_incident_breaches", breaches=breaches)
         if "threats" in behaviours or "visits" in behaviours:
             dispatcher.utter_message(response="utter_threat_in_log")
         if not incident.evidence:
-            dispatcher.utter_message(text="下次接到电话，记得录音、截图，证据越全越好。")
-        dispatcher.utter_message(
-            text="接下来？",
-            buttons=[
-                {"title": "再记一条", "payload": "再记一条来电"},
-                {"title": "查看全部记录", "payload": "查看我的记录"},
-                {"title": "写投诉信", "payload": "帮我写投诉信"},
-            ],
-        )
+            dispatcher.utter_message(response="utter_keep_evidence_next_time")
+        dispatcher.utter_message(response="utter_after_incident")
         return reset
 
 
@@ -366,26 +317,16 @@ class ActionShowLog(Action):
         role = known_role(tracker)
         lines = rules.timeline(entries, kb, mask=True, author_relation=role)
         numbered = [f"{n}. {line}" for n, line in enumerate(lines, 1)]
-        for bubble in _bubbles(numbered, head=f"您一共记了 {len(entries)} 条："):
+        for bubble in _bubbles(numbered, head=say(domain, "utter_log_head", count=len(entries))):
             dispatcher.utter_message(text=bubble)
         breaches = rules.check(entries, kb, author_relation=role)
         if breaches:
             flagged = [f"· {b.summary(mask=True)}（{b.rule}）" for b in breaches]
-            for bubble in _bubbles(flagged, head="从记录看，这些做法不合规："):
+            for bubble in _bubbles(flagged, head=say(domain, "utter_log_breaches_head")):
                 dispatcher.utter_message(text=bubble)
         else:
-            dispatcher.utter_message(
-                text="从目前的记录看，还看不出明确违规。继续记录，次数和时间会说明问题。"
-            )
-        dispatcher.utter_message(
-            text="可以接着：",
-            buttons=[
-                {"title": "写投诉信", "payload": "帮我写投诉信"},
-                {"title": "改一条", "payload": "我要改一条记录"},
-                {"title": "删一条", "payload": "我要删除一条记录"},
-                {"title": "再记一条", "payload": "再记一条来电"},
-            ],
-        )
+            dispatcher.utter_message(response="utter_log_no_breach")
+        dispatcher.utter_message(response="utter_after_log")
         return []
 
 
@@ -398,14 +339,14 @@ class _EntryRefMixin:
         if tracker.get_slot("incident_ref"):
             return {}
         count = await _in_thread(get_store().count, tracker.sender_id)
-        asked = _asked(tracker, "incident_ref")
-        ref = incident_text.entry_ref(_answer_text(tracker), count)
+        asked = FormKit.asked(tracker, "incident_ref")
+        ref = incident_text.entry_ref(answer_text(tracker), count)
         if ref is None and count == 1:
             ref = 1
         if ref:
             return {"incident_ref": ref}
         if asked and count:
-            dispatcher.utter_message(text=f"您的记录是第 1 到第 {count} 条，请回复其中一个编号。")
+            dispatcher.utter_message(response="utter_explain_incident_ref", count=count)
         return {}
 
 
@@ -415,7 +356,9 @@ async def _nth(tracker: Tracker) -> Any | None:
     return entries[ref - 1] if 1 <= ref <= len(entries) else None
 
 
-class ValidateIncidentEditForm(_EntryRefMixin, FormValidation):
+class ValidateIncidentEditForm(_EntryRefMixin, FormKit):
+    """Which entry to change, and the new value ("第2条的时间应该是前天晚上九点")."""
+
     def name(self) -> str:
         return "validate_incident_edit_form"
 
@@ -429,44 +372,18 @@ class ValidateIncidentEditForm(_EntryRefMixin, FormValidation):
     ) -> dict[str, Any]:
         if tracker.get_slot("correction_value"):
             return {}
-        text = _answer_text(tracker)
-        if _asked(tracker, "correction_value"):
+        text = answer_text(tracker)
+        if self.asked(tracker, "correction_value"):
             return {"correction_value": text}
         # "第2条的时间应该是前天晚上九点" carries the new value already.
-        if tracker.get_slot("requested_slot") is None and _changes(text, tracker):
+        if tracker.get_slot("requested_slot") is None and incident_text.changes(text, _behaviours(tracker)):
             return {"correction_value": text}
         return {}
 
 
-def _changes(text: str, tracker: Tracker) -> dict[str, Any]:
-    """The fields a correction message changes, as store.update arguments."""
-    changes: dict[str, Any] = {}
-    parsed = parse_time(text)
-    if parsed and parsed.ok and not parsed.ambiguous:
-        changes.update(occurred_at=parsed.value, time_text=parsed.text, time_precision=parsed.precision)
-    phones = [p for p in find_phones(text) if p.valid]
-    if phones:
-        changes["caller_number"] = phones[0].number
-    who = incident_text.contacted_person(text, asked=False)
-    if who is None and any(w in text for w in ("打给的是", "接电话的是", "是打给")):
-        who = incident_text.contacted_person(text, asked=True)
-    if who:
-        changes["contacted_person"] = who
-    found = incident_text.evidence(text, asked=False)
-    if found:
-        changes["evidence"] = found
-    count = incident_text.attempts(text)
-    if count:
-        changes["attempts"] = count
-    # The description is replaced only when the user says it is what changes;
-    # "时间是晚上十一点" names a time, not what the collector said.
-    if any(w in text for w in CONTENT_WORDS):
-        changes["description"] = incident_text.description(text)
-        changes["behaviours"] = [b for b in _behaviours(tracker) if b != "night_calls"]
-    return changes
-
-
 class ActionApplyCorrection(Action):
+    """Changes the entry the edit form picked and reads it back."""
+
     def name(self) -> str:
         return "action_apply_correction"
 
@@ -479,19 +396,21 @@ class ActionApplyCorrection(Action):
             dispatcher.utter_message(response="utter_no_incidents")
             return reset
         text = tracker.get_slot("correction_value") or ""
-        changes = _changes(text, tracker)
+        changes = incident_text.changes(text, _behaviours(tracker))
         if not changes:
             # Nothing recognisable: it is the new description, in the user's words.
             changes = {"description": incident_text.description(text), "behaviours": _behaviours(tracker)}
         updated = await _in_thread(get_store().update, tracker.sender_id, incident.id, **changes)
         ref = int(tracker.get_slot("incident_ref"))
         dispatcher.utter_message(
-            text=f"改好了，第 {ref} 条现在是：\n{_incident_line(updated, known_role(tracker))}"
+            response="utter_incident_corrected", number=ref, line=_incident_line(updated, known_role(tracker))
         )
         return reset
 
 
-class ValidateIncidentDeleteForm(_EntryRefMixin, FormValidation):
+class ValidateIncidentDeleteForm(_EntryRefMixin, FormKit):
+    """Which entry to delete, and a clear yes."""
+
     def name(self) -> str:
         return "validate_incident_delete_form"
 
@@ -503,25 +422,10 @@ class ValidateIncidentDeleteForm(_EntryRefMixin, FormValidation):
     async def extract_delete_confirmed(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        if not _asked(tracker, "delete_confirmed"):
+        if not self.asked(tracker, "delete_confirmed"):
             return {}
         # Anything but a clear yes keeps the entry.
         return {"delete_confirmed": bool(confirmation(tracker))}
-
-
-def confirmation(tracker: Tracker) -> bool | None:
-    """Yes / no to a confirmation question, from the button, the intent or the words."""
-    text = _answer_text(tracker)
-    if any(w in text for w in ("不删", "不要", "先不", "取消", "算了", "不用", "别删", "不是", "不对")):
-        return False
-    intent = intent_name(tracker)
-    if intent == "deny":
-        return False
-    if intent == "affirm" or any(
-        w in text for w in ("确定", "确认", "删吧", "删除", "是的", "对", "好的", "嗯")
-    ):
-        return True
-    return None
 
 
 class ActionAskDeleteConfirmed(Action):
@@ -536,16 +440,14 @@ class ActionAskDeleteConfirmed(Action):
         incident = await _nth(tracker)
         line = _incident_line(incident, known_role(tracker)) if incident else ""
         dispatcher.utter_message(
-            text=f"确定删除第 {int(tracker.get_slot('incident_ref') or 0)} 条吗？\n{line}",
-            buttons=[
-                {"title": "确定删除", "payload": "确定删除"},
-                {"title": "不删了", "payload": "不删了"},
-            ],
+            response="utter_confirm_delete", number=int(tracker.get_slot("incident_ref") or 0), line=line
         )
         return []
 
 
 class ActionDeleteIncident(Action):
+    """Deletes the entry once confirmed; the others are numbered again."""
+
     def name(self) -> str:
         return "action_delete_incident"
 
@@ -558,9 +460,9 @@ class ActionDeleteIncident(Action):
             dispatcher.utter_message(response="utter_no_incidents")
             return reset
         if not tracker.get_slot("delete_confirmed"):
-            dispatcher.utter_message(text="好的，没有删除。")
+            dispatcher.utter_message(response="utter_delete_cancelled")
             return reset
         await _in_thread(get_store().delete, tracker.sender_id, incident.id)
         left = await _in_thread(get_store().count, tracker.sender_id)
-        dispatcher.utter_message(text=f"已删除。现在还有 {left} 条记录，编号已按时间重新排好。")
+        dispatcher.utter_message(response="utter_incident_deleted", left=left)
         return reset

@@ -90,7 +90,7 @@ class ActionSelectOption(Action):
             return []
         if number is None or not 1 <= number <= len(buttons):
             lines = "\n".join(f"{i}. {b['title']}" for i, b in enumerate(buttons, 1))
-            dispatcher.utter_message(text=f"请回复 1 到 {len(buttons)} 之间的数字：\n{lines}")
+            dispatcher.utter_message(response="utter_choose_by_number", count=len(buttons), options=lines)
             return []
         chosen = buttons[number - 1]
         parse_data = payload_to_parse_data(chosen["payload"], chosen["title"])

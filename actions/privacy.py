@@ -10,19 +10,20 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.forms import FormValidation
-from actions.incidents import confirmation
+from actions.form_kit import FormKit, confirmation
 from incidents.store import get_store
 
 
-class ValidateEraseForm(FormValidation):
+class ValidateEraseForm(FormKit):
+    """"确定全部删除" or not: anything but a clear yes keeps the data."""
+
     def name(self) -> str:
         return "validate_erase_form"
 
     async def extract_erase_confirmed(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        if tracker.get_slot("requested_slot") != "erase_confirmed":
+        if not self.asked(tracker, "erase_confirmed"):
             return {}
         # Anything but a clear yes keeps the data.
         return {"erase_confirmed": bool(confirmation(tracker))}
@@ -43,9 +44,7 @@ class ActionEraseMyData(Action):
             dispatcher.utter_message(response="utter_erase_cancelled")
             return [SlotSet("erase_confirmed", None)]
         removed = await asyncio.to_thread(get_store().delete_all, tracker.sender_id)
-        dispatcher.utter_message(
-            text=f"已删除：{removed} 条记录，以及我们全部的聊天记录。之后再发消息，就是一次全新的对话。"
-        )
+        dispatcher.utter_message(response="utter_data_erased", count=removed)
         # Tells the web widget to forget its copy of the conversation too.
         dispatcher.utter_message(json_message={"type": "data_erased"})
         return [SlotSet("erase_confirmed", None), SlotSet("data_erased", True)]

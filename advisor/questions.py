@@ -26,12 +26,12 @@ FAMILY_LIABILITY = "family_liability"
 @functools.lru_cache(maxsize=2)
 def _compiled(key: int) -> tuple[re.Pattern, re.Pattern, dict[str, tuple[re.Pattern, list[str], bool]]]:
     kb = knowledge.load()
-    data = kb.data["liability_questions"]
+    data = kb.liability_questions
     liability = re.compile("|".join(f"(?:{p})" for p in data["regex"]))
     question = re.compile(data["question"])
     topics = {
         name: (re.compile("|".join(f"(?:{p})" for p in topic["regex"])), list(topic["faqs"]), bool(topic.get("after_liability")))
-        for name, topic in kb.data["question_topics"].items()
+        for name, topic in kb.question_topics.items()
     }
     return liability, question, topics
 
@@ -81,7 +81,7 @@ def faq_for(
     question = _compiled(id(knowledge.load()))[1]
     if role_stated and role in SITUATION_ROLES and not question.search(normalize(text or "")):
         return FAMILY_LIABILITY
-    data = knowledge.load().data["liability_questions"]
+    data = knowledge.load().liability_questions
     situations, liability_faqs = set(data["situations"]), set(data["faqs"])
     # 女朋友 or 担保人 whose message the classifier read as another role's
     # liability question: their own answer (a widow's 配偶去世 stays).

@@ -71,7 +71,7 @@ def family_liability(role: str | None) -> Reply:
     kb = knowledge.load()
     facts = (kb.relations.get(role or "") or {}).get("liability")
     if not facts:
-        facts = kb.data["default_liability"]["third_party" if role in THIRD_PARTY_ROLES else "unknown"]
+        facts = kb.default_liability(third_party=role in THIRD_PARTY_ROLES)
     return Reply(
         kb.fact_texts(facts),
         [
@@ -181,21 +181,20 @@ def lender_intro(lender_key: str | None, with_steps: bool = True) -> list[str]:
     """Who really lent the money, when we know it; ``with_steps`` adds how to
     find the real lender where the brand alone does not say."""
     kb = knowledge.load()
-    if lender_key == "ant_consumer_finance":
-        return [kb.fact("alipay_real_lender") + kb.fact("alipay_bank_funded")]
+    lender = kb.lender(lender_key) if lender_key and lender_key != "unknown" else None
+    if lender and lender.intro_facts:  # 花呗/借呗: who lends, and the bank-funded exception
+        return ["".join(kb.fact_texts(lender.intro_facts))]
     steps = ""
     if with_steps:
         steps = "可以这样确认：\n" + "\n".join(f"{i}. {s}" for i, s in enumerate(kb.find_lender_steps, 1))
-    if not lender_key or lender_key == "unknown":
-        return ["投诉要找真正放款的机构，" + steps]
-    lender = kb.lender(lender_key)
+    if lender is None:
+        return [kb.wording("find_real_lender") + steps]
     kind = kb.lender_type(lender.type)["label"]
-    intro = kb.data["lenders"][lender_key].get("intro")
-    if intro:  # a platform: the real lender is on the contract
-        return [intro + steps]
-    if lender_key.startswith("generic_"):
-        return [f"{kind}归{lender.regulator}监管；具体机构以借款合同为准。"]
-    return [f"这笔借款的放款方是{lender.legal_name}（{kind}），归{lender.regulator}监管。"]
+    if lender.intro:  # a platform: the real lender is on the contract
+        return [lender.intro + steps]
+    if lender.key.startswith("generic_"):
+        return [kb.wording("generic_lender", kind=kind, regulator=lender.regulator)]
+    return [kb.wording("named_lender", legal_name=lender.legal_name, kind=kind, regulator=lender.regulator)]
 
 
 def where_to_complain(lender_key: str | None) -> Reply:
@@ -299,7 +298,7 @@ def triage_summary(
     elif repaid in ("not_repaid", "partly") and role == "borrower":
         bubbles.append(kb.fact("borrower_negotiate"))
     if role in THIRD_PARTY_ROLES:
-        bubbles.append(kb.fact("family_no_duty") + kb.fact("do_not_promise").replace("请先", "也请"))
+        bubbles.append(kb.fact("family_no_duty") + kb.fact("do_not_promise", variant="also"))
     elif role:
         bubbles.extend(family_liability(role).bubbles[:1])
     bubbles.extend(lender_intro(lender_key)[:1])

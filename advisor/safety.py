@@ -127,7 +127,7 @@ def _about_someone_else(text: str, at: int) -> bool:
 
 @functools.lru_cache(maxsize=1)
 def _detector(key: int) -> SafetyDetector:
-    return SafetyDetector(knowledge.load().data.get("safety") or {})
+    return SafetyDetector(knowledge.load().safety_patterns)
 
 
 def detector() -> SafetyDetector:

@@ -72,7 +72,7 @@ def citation(kb: knowledge.Knowledge, law_key: str) -> str:
 
 
 def rule_name(kb: knowledge.Knowledge, rule_key: str) -> str:
-    return kb.data["rules"][rule_key]["short"]
+    return kb.collection_rules[rule_key]["short"]
 
 
 def _clock(text: str) -> time:
@@ -135,7 +135,7 @@ def check(
     when the user logged a call to themself.
     """
     kb = kb or knowledge.load()
-    cfg = kb.data["incident_rules"]
+    cfg = kb.incident_rules
     items = [i for i in incidents if isinstance(_get(i, "occurred_at"), datetime)]
     items.sort(key=lambda i: (_get(i, "occurred_at"), _get(i, "id") or 0))
     breaches: list[Breach] = []
@@ -224,7 +224,7 @@ def _too_many(items, kb, cfg, make, author_relation) -> list[Breach]:
 
 
 def _night_tag(incident: Any, kb: knowledge.Knowledge) -> str | None:
-    cfg = kb.data["incident_rules"]["night_contact"]
+    cfg = kb.incident_rules["night_contact"]
     window = cfg["window"]
     if not _at_night(incident, _clock(window["start"]), _clock(window["end"])):
         return None

@@ -21,7 +21,7 @@ import json
 import os
 import threading
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -118,9 +118,6 @@ class Incident:
     created_at: datetime
     updated_at: datetime
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
 
 @dataclass(frozen=True)
 class Submission:
@@ -135,9 +132,6 @@ class Submission:
     due_date: date | None
     note: str | None
     created_at: datetime
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def local_now() -> datetime:
@@ -442,10 +436,6 @@ class IncidentStore:
         with self.engine.connect() as conn:
             return [Submission(**dict(row._mapping)) for row in conn.execute(query)]
 
-    def delete_all_submissions(self, user_id: str) -> int:
-        query = delete(submissions_table).where(submissions_table.c.user_id == _user(user_id))
-        with self.engine.begin() as conn:
-            return conn.execute(query).rowcount
 
 
 _default: IncidentStore | None = None

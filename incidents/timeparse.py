@@ -44,7 +44,6 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 
 PRECISIONS = ("minute", "hour", "day", "part_of_day")
-ERRORS = ("future", "impossible_date", "impossible_time")
 
 # Phones may run a few minutes off; "刚才 10:03" at 10:00 is not "the future".
 CLOCK_SKEW = timedelta(minutes=5)

@@ -33,10 +33,8 @@ class Lender:
     products: list[str]
     note: str | None
     confidence: str
-
-    @property
-    def is_alipay(self) -> bool:
-        return self.hotline == "95188"
+    intro: str | None = None  # a platform's own introduction (it lends nothing itself)
+    intro_facts: tuple[str, ...] = ()  # facts that say who really lends (花呗/借呗)
 
 
 class Knowledge:
@@ -79,9 +77,82 @@ class Knowledge:
     def faq(self) -> dict[str, list[str]]:
         return self.data["faq"]
 
+    @property
+    def lenders(self) -> dict[str, dict[str, Any]]:
+        """The raw ``lenders`` entries by key (``lender(key)`` gives a typed one)."""
+        return self.data["lenders"]
+
+    def is_lender(self, key: Any) -> bool:
+        """Whether ``key`` is a lender of the knowledge file (``unknown`` included)."""
+        return isinstance(key, str) and key in self.lenders
+
+    @property
+    def lender_types(self) -> dict[str, dict[str, Any]]:
+        return self.data["lender_types"]
+
+    @property
+    def collection_rules(self) -> dict[str, dict[str, Any]]:
+        """The collection rulebooks (``rules``: guidelines and standards), by key."""
+        return self.data["rules"]
+
+    @property
+    def incident_rules(self) -> dict[str, Any]:
+        """What the incident log checks (``incident_rules``)."""
+        return self.data["incident_rules"]
+
+    @property
+    def intent_rules(self) -> dict[str, str]:
+        """Regexes that correct the intent classifier (``intent_rules``)."""
+        return self.data["intent_rules"]
+
+    @property
+    def liability_questions(self) -> dict[str, Any]:
+        """How a "do I have to pay?" question is recognised (``liability_questions``)."""
+        return self.data["liability_questions"]
+
+    @property
+    def question_topics(self) -> dict[str, dict[str, Any]]:
+        """Topics read by rules and the FAQs that answer them (``question_topics``)."""
+        return self.data["question_topics"]
+
+    @property
+    def safety_patterns(self) -> dict[str, Any]:
+        """The safety layer's patterns (``safety``)."""
+        return self.data.get("safety") or {}
+
+    @property
+    def segmentation_words(self) -> list[str]:
+        """Extra words for jieba (``segmentation_words``)."""
+        return list(self.data.get("segmentation_words", []))
+
+    def letter(self, kind: str) -> dict[str, Any]:
+        """What letter ``kind`` is sent to, how, on what basis (``letters``)."""
+        return self.data["letters"][kind]
+
+    def submission_channel(self, text: str) -> tuple[str, str | None]:
+        """Where a complaint the user reports went, read from ``text``: (the
+        channel as the record shows it, the letter kind), or ("", None)."""
+        for entry in self.data.get("submission_channels", []):
+            if str(entry["word"]) in text:
+                return str(entry["channel"]), entry["kind"]
+        return "", None
+
+    def default_liability(self, third_party: bool) -> list[str]:
+        """Facts answering "do I have to pay?" for a role without its own:
+        someone only being contacted (``third_party``), or a role not known."""
+        return list(self.data["default_liability"]["third_party" if third_party else "unknown"])
+
+    def wording(self, key: str, **values: Any) -> str:
+        """A sentence of the bot's that states something about the law or a
+        lender (``wording``), with ``values`` filled in."""
+        return self.data["wording"][key].format(**values)
+
     # -- facts --------------------------------------------------------------
-    def fact(self, key: str) -> str:
-        """The user-facing text of one fact."""
+    def fact(self, key: str, variant: str | None = None) -> str:
+        """The user-facing text of one fact, or of one of its ``variants``
+        (the same fact worded for another place)."""
+        if variant:
+            return self.facts[key]["variants"][variant]
         return self.facts[key]["text"]
 
     def fact_texts(self, keys: Iterable[str]) -> list[str]:
@@ -112,7 +183,7 @@ class Knowledge:
     # -- lenders and relations ---------------------------------------------
     def _build_alias_index(self) -> dict[str, tuple]:
         index: dict[str, tuple] = {}
-        for key, lender in self.data["lenders"].items():
+        for key, lender in self.lenders.items():
             for alias in lender.get("aliases", []):
                 index[alias.lower()] = ("lender", key)
         for key, rel in self.relations.items():
@@ -121,7 +192,7 @@ class Knowledge:
         return index
 
     def lender(self, key: str) -> Lender:
-        raw = self.data["lenders"][key]
+        raw = self.lenders[key]
         return Lender(
             key=key,
             legal_name=raw["legal_name"],
@@ -131,11 +202,13 @@ class Knowledge:
             products=list(raw.get("products", [])),
             note=raw.get("note"),
             confidence=raw["confidence"],
+            intro=raw.get("intro"),
+            intro_facts=tuple(raw.get("intro_facts", [])),
         )
 
     def lender_label(self, key: str) -> str:
         """How to name a lender to the user: its products ("花呗/借呗"), else its legal name."""
-        raw = self.data["lenders"].get(key) or {}
+        raw = self.lenders.get(key) or {}
         return "/".join(raw.get("products") or []) or raw.get("legal_name") or key
 
     def resolve_lender(self, text: str | None) -> str | None:
@@ -144,7 +217,7 @@ class Knowledge:
         Exact alias first, then the longest alias contained in the text, so
         "我欠了支付宝借呗" resolves to the Ant consumer-finance company.
         """
-        return self._resolve(text, "lender", self.data["lenders"])
+        return self._resolve(text, "lender", self.lenders)
 
     def resolve_relation(self, text: str | None) -> str | None:
         """Map "我是他妈妈" / "同事" / "本人" to a relation key."""
@@ -169,7 +242,7 @@ class Knowledge:
     def rulebook(self, lender_key: str | None) -> str:
         """The collection rules that bind this lender's type (§11.10: a
         micro-loan company is not bound by the bank association's guideline)."""
-        lenders = self.data["lenders"]
+        lenders = self.lenders
         type_key = lenders.get(lender_key or "unknown", lenders["unknown"])["type"]
         return self.lender_type(type_key)["rulebook"]
 
@@ -179,7 +252,7 @@ class Knowledge:
         return self.behaviours[behaviour]["breaks"].format(rulebook=rulebook or self.rulebook(lender_key))
 
     def lender_type(self, type_key: str) -> dict[str, Any]:
-        return self.data["lender_types"][type_key]
+        return self.lender_types[type_key]
 
     def complaint_steps(self, lender_key: str | None) -> list[str]:
         """The complaint ladder for a lender, in order, numbers filled in."""

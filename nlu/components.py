@@ -91,6 +91,15 @@ class KnowledgeEntityExtractor(SpacyEntityExtractor):
         ]
 
 
+def set_intent(message: Message, intent: dict[str, Any], ranking: list[dict[str, Any]]) -> None:
+    """Make ``intent`` the message's intent, first in ``ranking`` (any other
+    entry of the same name is dropped): the one way a rule overrides the
+    classifier, so every override looks the same to what reads the parse."""
+    rest = [r for r in ranking if r.get(INTENT_NAME_KEY) != intent.get(INTENT_NAME_KEY)]
+    message.set(INTENT, intent, add_to_output=True)
+    message.set(INTENT_RANKING_KEY, [intent, *rest], add_to_output=True)
+
+
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False)
 class IntentRules(GraphComponent):
     """Rules over the classifier's guess (knowledge file ``intent_rules``).
@@ -113,7 +122,7 @@ class IntentRules(GraphComponent):
         resource: Resource,
         execution_context: ExecutionContext,
     ) -> IntentRules:
-        rules = knowledge.load().data["intent_rules"]
+        rules = knowledge.load().intent_rules
         return cls(re.compile(rules["log_words"]), re.compile(rules["question"]), re.compile(rules["resume"]))
 
     def corrected(self, text: str, intent: str | None) -> str | None:
@@ -134,10 +143,8 @@ class IntentRules(GraphComponent):
             name = self.corrected(text, guess.get(INTENT_NAME_KEY))
             if name is None:
                 continue
-            ranking = [r for r in message.get(INTENT_RANKING_KEY) or [] if r.get(INTENT_NAME_KEY) != name]
             chosen = {INTENT_NAME_KEY: name, PREDICTED_CONFIDENCE_KEY: float(guess.get(PREDICTED_CONFIDENCE_KEY) or 1.0)}
-            message.set(INTENT, chosen, add_to_output=True)
-            message.set(INTENT_RANKING_KEY, [chosen, *ranking], add_to_output=True)
+            set_intent(message, chosen, message.get(INTENT_RANKING_KEY) or [])
         return messages
 
 
@@ -209,14 +216,7 @@ class SafetyNet(GraphComponent):
                 best = dict(rest[0]) if rest else {}
                 if float(best.get(PREDICTED_CONFIDENCE_KEY) or 0.0) < self.fallback_threshold:
                     best = {INTENT_NAME_KEY: "nlu_fallback", PREDICTED_CONFIDENCE_KEY: self.fallback_threshold}
-                    rest = [best, *rest]
-                message.set(INTENT, best, add_to_output=True)
-                message.set(INTENT_RANKING_KEY, rest, add_to_output=True)
-                continue
-            if chosen_name is None:
-                continue
-            ranking = [r for r in ranking if r.get(INTENT_NAME_KEY) != chosen_name]
-            chosen = {INTENT_NAME_KEY: chosen_name, PREDICTED_CONFIDENCE_KEY: 1.0}
-            message.set(INTENT, chosen, add_to_output=True)
-            message.set(INTENT_RANKING_KEY, [chosen, *ranking], add_to_output=True)
+                set_intent(message, best, rest)
+            elif chosen_name is not None:
+                set_intent(message, {INTENT_NAME_KEY: chosen_name, PREDICTED_CONFIDENCE_KEY: 1.0}, ranking)
         return messages

@@ -25,8 +25,8 @@ _loaded: set[str] = set()
 
 def domain_words(kb: knowledge.Knowledge | None = None) -> list[str]:
     kb = kb or knowledge.load()
-    words: set[str] = set(kb.data.get("segmentation_words", []))
-    for lender in kb.data["lenders"].values():
+    words: set[str] = set(kb.segmentation_words)
+    for lender in kb.lenders.values():
         words.update(lender.get("aliases", []))
     for relation in kb.relations.values():
         words.update(relation.get("aliases", []))

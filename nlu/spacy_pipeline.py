@@ -49,7 +49,7 @@ def create_jieba_tokenizer():
 def entity_patterns(kb: knowledge.Knowledge) -> list[dict[str, Any]]:
     """EntityRuler patterns; ``id`` carries the knowledge key of each match."""
     patterns: list[dict[str, Any]] = []
-    for key, lender in kb.data["lenders"].items():
+    for key, lender in kb.lenders.items():
         if key == "unknown":  # "不知道" is too common to be an entity
             continue
         for alias in lender.get("aliases", []):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import functools
 from typing import Any
 
 import pytest
@@ -39,7 +41,7 @@ def make_tracker(
     events = list(history or []) + [latest]
     return Tracker(
         sender_id="test-user",
-        slots={"requested_slot": None, "triage_retries": 0, **(slots or {})},
+        slots={"requested_slot": None, "triage_form_retries": 0, **(slots or {})},
         latest_message=latest["parse_data"],
         events=events,
         paused=False,
@@ -60,4 +62,39 @@ def kb() -> knowledge.Knowledge:
 
 
 def texts(dispatcher: CollectingDispatcher) -> str:
-    return "\n".join(m.get("text") or m.get("response") or "" for m in dispatcher.messages)
+    """What the user reads, and the names of the responses sent."""
+    return "\n".join(
+        "\n".join(filter(None, [m.get("response"), rendered(m).get("text")])) for m in dispatcher.messages
+    )
+
+
+@functools.lru_cache(maxsize=1)
+def project_domain() -> dict[str, Any]:
+    """The domain as Rasa sends it to the action server (responses, forms, slots)."""
+    from rasa.shared.core.domain import Domain
+
+    return Domain.load("domain").as_dict()
+
+
+@pytest.fixture
+def domain() -> dict[str, Any]:
+    return copy.deepcopy(project_domain())
+
+
+def rendered(message: dict[str, Any]) -> dict[str, Any]:
+    """A dispatched message as the user gets it: a domain response is filled
+    with the values the action passed, as Rasa does."""
+    from rasa.core.nlg import interpolator
+
+    name = message.get("response")
+    if not name:
+        return message
+    template = copy.deepcopy(project_domain()["responses"][name][0])
+    values = {k: v for k, v in message.items() if k not in ("response", "template") and v not in (None, [], {})}
+    filled = interpolator.interpolate(template, values) if values else template
+    return {**message, **filled, "response": name}
+
+
+def said(dispatcher: CollectingDispatcher) -> str:
+    """Everything the user reads, responses filled in."""
+    return "\n".join(rendered(m).get("text") or "" for m in dispatcher.messages)

@@ -63,7 +63,7 @@ async def test_wrong_answer_is_explained_then_skipped(dispatcher):
     assert dispatcher.messages[0]["response"] == "utter_explain_lender"
 
     second = make_tracker(
-        "嗯嗯", "affirm", slots={"requested_slot": "lender", "user_role": "parent", "triage_retries": 1}
+        "嗯嗯", "affirm", slots={"requested_slot": "lender", "user_role": "parent", "triage_form_retries": 1}
     )
     slots = slot_events(await run_form(second, dispatcher))
     assert slots["lender"] == "unknown", "after two misses the form moves on"
@@ -284,8 +284,8 @@ async def test_a_skipped_role_question_is_not_a_guess(dispatcher):
     """Two answers that don't say who the user is: the role is 'unknown', and
     the summary neither calls the user a relative nor says they owe nothing."""
     form = ValidateTriageForm()
-    tracker = make_tracker("没还完", "inform", slots={"requested_slot": "user_role", "triage_retries": 1})
-    assert await form.extract_user_role(dispatcher, tracker, {}) == {"user_role": "unknown", "triage_retries": 0}
+    tracker = make_tracker("没还完", "inform", slots={"requested_slot": "user_role", "triage_form_retries": 1})
+    assert await form.extract_user_role(dispatcher, tracker, {}) == {"user_role": "unknown", "triage_form_retries": 0}
     summary = make_tracker("没还完", "inform", slots={"user_role": "unknown", "lender": "generic_credit_card"})
     said = CollectingDispatcher()
     await ActionTriageSummary().run(said, summary, {})

@@ -48,6 +48,8 @@ def all_texts():
     yield from action_texts(kb)
     for key, fact in kb.facts.items():
         yield f"fact:{key}", fact["text"]
+        for variant, text in (fact.get("variants") or {}).items():
+            yield f"fact:{key}:{variant}", text
 
 
 TEXTS = list(all_texts())
@@ -71,7 +73,8 @@ def test_c_facts_are_hedged():
     kb = knowledge.load()
     for key, fact in kb.facts.items():
         if fact["confidence"] == "C":
-            assert any(h in fact["text"] for h in kb.hedges), f"【C】 fact {key} is stated as certain"
+            for text in [fact["text"], *(fact.get("variants") or {}).values()]:
+                assert any(h in text for h in kb.hedges), f"【C】 fact {key} is stated as certain"
 
 
 def test_c_channels_are_never_read_out():

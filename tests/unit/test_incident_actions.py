@@ -11,7 +11,7 @@ from rasa_sdk.events import SlotSet
 from actions.incidents import INCIDENT_SLOTS, ActionSaveIncident, ActionShowLog
 from actions.privacy import ActionEraseMyData
 from incidents import store as store_module
-from tests.unit.conftest import make_tracker
+from tests.unit.conftest import make_tracker, project_domain, texts
 
 USER = "test-user"  # make_tracker's sender id
 
@@ -23,9 +23,6 @@ def fresh_store(tmp_path, monkeypatch):
     yield store_module.get_store()
     store_module.reset_store()
 
-
-def texts(dispatcher) -> str:
-    return "\n".join(m.get("text") or "" for m in dispatcher.messages)
 
 
 def entry_slots(when: datetime, **extra) -> dict:
@@ -68,13 +65,13 @@ async def test_the_log_counts_calls_per_person_called(dispatcher, fresh_store):
     for minutes in range(7):  # seven calls to the mother in one morning
         fresh_store.add(USER, occurred_at=day + timedelta(minutes=minutes * 10), contacted_person="母亲",
                         caller_number=f"1391234567{minutes}")
-    await ActionShowLog().run(dispatcher, make_tracker("看看记录", "show_log"), {})
+    await ActionShowLog().run(dispatcher, make_tracker("看看记录", "show_log"), project_domain())
     said = texts(dispatcher)
     assert "一共记了 7 条" in said and "不合规" in said and "次数过多" in said
 
 
 async def test_an_empty_log_says_so(dispatcher):
-    await ActionShowLog().run(dispatcher, make_tracker("看看记录", "show_log"), {})
+    await ActionShowLog().run(dispatcher, make_tracker("看看记录", "show_log"), project_domain())
     assert [m.get("response") for m in dispatcher.messages] == ["utter_no_incidents"]
 
 

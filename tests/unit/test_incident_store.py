@@ -141,7 +141,7 @@ def test_submissions(store):
     first = store.add_submission("u1", kind="lender_complaint", channel="平台客服", submitted_at=T0)
     assert [s.id for s in store.list_submissions("u1")] == [first.id, second.id]
     assert second.reference == "TS-2026-001" and second.due_date == date(2026, 12, 13)
-    assert store.delete_all_submissions("u1") == 2
+    assert store.delete_all("u1") == 2
     with pytest.raises(ValueError):
         store.add_submission("u1", kind="", channel="12378", submitted_at=T0)
 

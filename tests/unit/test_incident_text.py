@@ -2,9 +2,9 @@
 
 import pytest
 
-from actions import incident_text
 from actions.letters import definite_legal_name, kind_in
 from channels.wechat_format import messages_to_text
+from incidents import text as incident_text
 from letters.fields import person_name
 from nlu.text import normalize
 

@@ -19,7 +19,8 @@ def test_every_fact_cites_known_laws_and_rules(kb):
 def test_article_in_text_matches_its_citation(kb):
     """A fact that names 第N条 must cite that article."""
     for key, fact in kb.facts.items():
-        named = set(knowledge.ARTICLE_LIKE.findall(fact["text"]))
+        texts = [fact["text"], *(fact.get("variants") or {}).values()]
+        named = {article for text in texts for article in knowledge.ARTICLE_LIKE.findall(text)}
         cited = {kb.laws[c]["article"] for c in fact.get("cites", [])}
         assert named <= cited, f"fact {key} names {named - cited} without citing it"
 
@@ -95,3 +96,35 @@ def test_knowledge_file_is_reloaded_when_changed(tmp_path):
 
     os.utime(copy, (1, 1))
     assert knowledge.load(copy).meta["bot_name"] == "放心"
+
+
+def test_accessors_replace_raw_sections(kb):
+    assert kb.is_lender("webank") and kb.is_lender("unknown") and not kb.is_lender("nope") and not kb.is_lender(None)
+    assert kb.lender("ant_consumer_finance").intro_facts == ("alipay_real_lender", "alipay_bank_funded")
+    assert kb.default_liability(third_party=True) and kb.default_liability(third_party=False)
+    assert {"log_words", "question", "resume"} <= set(kb.intent_rules)
+    assert kb.wording("generic_lender", kind="商业银行", regulator="X").startswith("商业银行归X监管")
+
+
+def test_a_fact_variant_says_the_same_thing(kb):
+    plain, also = kb.fact("do_not_promise"), kb.fact("do_not_promise", variant="also")
+    assert plain.startswith("请先") and also.startswith("也请") and plain[2:] == also[2:]
+
+
+def test_one_helper_sets_a_rule_chosen_intent():
+    from rasa.shared.nlu.training_data.message import Message
+
+    from nlu.components import set_intent
+
+    message = Message(data={"text": "接着写"})
+    ranking = [{"name": "greet", "confidence": 0.6}, {"name": "resume", "confidence": 0.3}]
+    set_intent(message, {"name": "resume", "confidence": 0.6}, ranking)
+    assert message.get("intent") == {"name": "resume", "confidence": 0.6}
+    assert [r["name"] for r in message.get("intent_ranking")] == ["resume", "greet"]
+
+
+def test_where_a_complaint_went_is_read_from_the_knowledge_file(kb):
+    assert kb.submission_channel("已经打12378投诉了") == ("12378", "regulator_complaint")
+    assert kb.submission_channel("去派出所报了案") == ("公安机关", "police_statement")
+    assert kb.submission_channel("投诉过了") == ("", None)
+    assert "12378" in kb.fact("unanswered_complaint")

@@ -16,7 +16,7 @@ from actions.answers import ActionAnswerFirst, ActionNotUnderstood
 from actions.incidents import ValidateIncidentForm
 from advisor import questions
 from nlu.components import IntentRules
-from tests.unit.conftest import make_tracker
+from tests.unit.conftest import make_tracker, texts
 
 
 def incident_domain() -> dict:
@@ -24,9 +24,6 @@ def incident_domain() -> dict:
     domain = yaml.safe_load((Path(__file__).resolve().parents[2] / "domain" / "incidents.yml").read_text(encoding="utf-8"))
     return {"slots": domain["slots"], "forms": domain["forms"]}
 
-
-def texts(dispatcher) -> str:
-    return "\n".join(m.get("text") or "" for m in dispatcher.messages)
 
 
 @pytest.mark.parametrize(
@@ -92,7 +89,7 @@ def test_a_report_asking_a_question_is_not_a_log_request():
     assert component.corrected("这能报警吗", "faq") is None
 
 
-async def test_the_incident_form_reads_back_what_the_first_message_said(dispatcher):
+async def test_the_incident_form_reads_back_what_the_first_message_texts(dispatcher):
     tracker = make_tracker("前天晚上十一点 有人打给我妈 骂得很难听 帮我记下来", "log_incident",
                            [{"entity": "behaviour", "value": "insults"}])
     await ValidateIncidentForm().run(dispatcher, tracker, incident_domain())
