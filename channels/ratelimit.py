@@ -1,11 +1,19 @@
 """Per-sender rate limit: a token bucket per sender.
 
 Each sender may send ``burst`` messages at once, then ``per_minute`` a
-minute. In memory by default (one process); in Redis when a URL is set
-(``ANXIN_RATE_REDIS_URL``, else ``WECHAT_REDIS_URL``), so that several Rasa
-processes share the count. Keys are hashed: no sender IDs (WeChat OpenIDs)
-are stored in Redis. When Redis fails the message is let through: a limiter
-must never be the reason a user in distress gets no answer.
+minute. Where the count is kept, so that every process answering a sender
+sees the same one:
+
+- in Redis when a URL is set (``ANXIN_RATE_REDIS_URL``, else
+  ``WECHAT_REDIS_URL``): the scaled profile's processes;
+- else in a SQLite file when one is set (``ANXIN_STATE_DB``; scripts/run.sh
+  sets ``var/state.db``): the Sanic workers of the embedded profile, which
+  share one port, so one sender's messages land on any of them;
+- else in memory (one process).
+
+Keys are hashed: no sender IDs (WeChat OpenIDs) are stored. When Redis or
+SQLite fails the message is let through: a limiter must never be the reason
+a user in distress gets no answer.
 """
 
 from __future__ import annotations
@@ -13,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import sqlite3
 import time
 from collections import OrderedDict
 from collections.abc import Mapping
@@ -35,6 +44,7 @@ class RateSettings:
     burst: int = DEFAULT_BURST
     per_minute: float = DEFAULT_PER_MINUTE
     redis_url: str = ""
+    state_db: str = ""
 
     @property
     def enabled(self) -> bool:
@@ -56,6 +66,7 @@ class RateSettings:
             burst=int(number("ANXIN_RATE_BURST", DEFAULT_BURST)),
             per_minute=number("ANXIN_RATE_PER_MINUTE", DEFAULT_PER_MINUTE),
             redis_url=(env.get("ANXIN_RATE_REDIS_URL") or env.get("WECHAT_REDIS_URL") or "").strip(),
+            state_db=(env.get("ANXIN_STATE_DB") or "").strip(),
         )
 
 
@@ -151,10 +162,74 @@ class RedisRateLimiter(RateLimiter):
         await self._redis.close()
 
 
+class SqliteRateLimiter(RateLimiter):
+    """Buckets shared by the processes of one machine: one short ``BEGIN IMMEDIATE``
+    transaction per message in a SQLite file (WAL), wall-clock time."""
+
+    def __init__(self, path: str | os.PathLike, burst: int, per_minute: float, clock=time.time) -> None:
+        from pathlib import Path
+
+        self.path = Path(path)
+        self.burst = burst
+        self.rate = per_minute / 60.0
+        self.clock = clock
+        self._expiry = burst / self.rate + 1  # a bucket is full again after this long
+        self._connection: sqlite3.Connection | None = None
+        self._pid = -1
+        self._next_purge = 0.0
+
+    def _db(self) -> sqlite3.Connection:
+        if self._connection is None or self._pid != os.getpid():  # one connection per process
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            connection = sqlite3.connect(self.path, timeout=2, isolation_level=None, check_same_thread=False)
+            connection.execute("PRAGMA journal_mode=WAL")
+            connection.execute("PRAGMA synchronous=NORMAL")
+            connection.execute(
+                "CREATE TABLE IF NOT EXISTS rate_buckets (key TEXT PRIMARY KEY, tokens REAL NOT NULL, ts REAL NOT NULL)"
+            )
+            self._connection, self._pid = connection, os.getpid()
+        return self._connection
+
+    async def allow(self, key: str) -> bool:
+        try:
+            return self.allow_now(key)
+        except sqlite3.Error as error:
+            logger.warning("ratelimit.sqlite.unavailable error=%s; message let through", type(error).__name__)
+            return True
+
+    def allow_now(self, key: str) -> bool:
+        db = self._db()
+        now = self.clock()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            if now >= self._next_purge:
+                db.execute("DELETE FROM rate_buckets WHERE ts < ?", (now - self._expiry,))
+                self._next_purge = now + 60
+            row = db.execute("SELECT tokens, ts FROM rate_buckets WHERE key = ?", (key,)).fetchone()
+            tokens, last = row if row else (float(self.burst), now)
+            tokens = min(float(self.burst), tokens + max(0.0, now - last) * self.rate)
+            allowed = tokens >= 1.0
+            if allowed:
+                tokens -= 1.0
+            db.execute("INSERT OR REPLACE INTO rate_buckets (key, tokens, ts) VALUES (?, ?, ?)", (key, tokens, now))
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+        return allowed
+
+    async def close(self) -> None:
+        if self._connection is not None and self._pid == os.getpid():
+            self._connection.close()
+        self._connection = None
+
+
 def make_limiter(settings: RateSettings | None = None) -> RateLimiter:
     settings = settings or RateSettings.load()
     if not settings.enabled:
         return NoLimit()
     if settings.redis_url:
         return RedisRateLimiter(settings.redis_url, settings.burst, settings.per_minute)
+    if settings.state_db:
+        return SqliteRateLimiter(settings.state_db, settings.burst, settings.per_minute)
     return MemoryRateLimiter(settings.burst, settings.per_minute)

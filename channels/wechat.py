@@ -494,11 +494,12 @@ class WeChatHandler:
         if first and task is None:
             task = self._start(key, openid, text)
         try:
-            chunks = await self._wait(key, task, self.wait_timeout)
+            chunks = await self._wait(key, task, self.wait_timeout, lambda: self._start(key, openid, text))
         except asyncio.CancelledError:
             # WeChat hung up before we answered: the push path still delivers.
-            self._push_later(key, openid, task)
+            self._push_later(key, openid, task or self._tasks.get(key))
             raise
+        task = task or self._tasks.get(key)  # taken over while waiting (see _wait)
         if chunks is None:
             self._push_later(key, openid, task)
             return None
@@ -549,16 +550,20 @@ class WeChatHandler:
         )
         return chunks
 
-    async def _wait(self, key: str, task: asyncio.Task | None, timeout: float) -> list[str] | None:
-        """The reply chunks if ready within ``timeout``, else None."""
+    async def _wait(
+        self, key: str, task: asyncio.Task | None, timeout: float, start: Callable[[], asyncio.Task] | None = None
+    ) -> list[str] | None:
+        """The reply chunks if ready within ``timeout``, else None. While another process
+        answers, ``start`` takes over when that process's claim lapses (it died)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
         if task is not None:
             # Never cancels the task. The timeout is seen only when the loop is free: a turn that
             # computes without awaiting I/O (no action server call) finishes before it fires.
             done, _ = await asyncio.wait({task}, timeout=timeout)
             return task.result() if done else None
-        # Being processed by another process (Redis), or done already: poll the store.
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
+        # Being processed by another process (Redis, SQLite), or done already: poll the store.
+        polls = 0
         while True:
             try:
                 chunks = await self.store.result(key)
@@ -569,6 +574,15 @@ class WeChatHandler:
             remaining = deadline - loop.time()
             if remaining <= 0:
                 return None
+            polls += 1
+            if start is not None and polls % 5 == 0 and key not in self._tasks:
+                try:
+                    taken = await self.store.claim(key)  # True only once the other's claim lapsed
+                except Exception:
+                    taken = False
+                if taken:
+                    logger.info("wechat.dedupe.taken_over")
+                    return await self._wait(key, start(), max(deadline - loop.time(), 0.0))
             await asyncio.sleep(min(0.1, remaining))
 
     async def _claim_delivery(self, key: str, how: str) -> tuple[str, bool]:

@@ -110,18 +110,19 @@ def main() -> int:
         print(f"  training: {results['train_s']} s")
 
     tmp = Path(tempfile.mkdtemp())
+    # endpoints.yml as `make run` uses it (two workers, file locks), its files in tmp.
     endpoints = tmp / "endpoints.yml"
-    endpoints.write_text(
-        f"action_endpoint:\n  url: http://localhost:{ACTIONS_PORT}/webhook\n"
-        "  headers:\n    X-Anxin-Action-Secret: ${ANXIN_ACTION_SECRET}\n"  # actions/server.py
-        f"tracker_store:\n  type: SQL\n  dialect: sqlite\n  db: {tmp / 'tracker.db'}\n"
-    )
+    text = (ROOT / "endpoints.yml").read_text(encoding="utf-8")
+    for name in ("var/tracker.db", "var/locks"):
+        text = text.replace(name, str(tmp / Path(name).name))
+    endpoints.write_text(text, encoding="utf-8")
     env = {
         **os.environ,
         "RASA_PORT": str(RASA_PORT),
         "WEB_PORT": str(RASA_PORT + 3000),  # not make run's 8080
         "ACTIONS_PORT": str(ACTIONS_PORT),
         "ANXIN_ENDPOINTS": str(endpoints),
+        "ANXIN_STATE_DB": str(tmp / "state.db"),
         # The benchmark measures the bot, not the per-sender limit (channels/guard.py).
         "ANXIN_RATE_BURST": "100000",
         "ANXIN_RATE_PER_MINUTE": "1000000",

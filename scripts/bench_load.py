@@ -10,7 +10,8 @@ loopback). Targets:
 - ``plain``: `rasa init --no-prompt` (the mood bot, trained once and cached
   in ~/.cache/anxin/plain-rasa), one process, in-memory tracker store, the
   same number of (English) turns, REST only;
-- ``embedded``: `make run` as it is (scripts/run.sh: SQLite, one Rasa process);
+- ``embedded``: `make run` as it is (scripts/run.sh with endpoints.yml: SQLite, two
+  Sanic workers sharing locks and state through files), its files in a temporary folder;
 - ``scaled``: `make run-scaled` (two Rasa processes behind nginx,
   PostgreSQL and Redis), on a database and Redis key prefix of its own,
   dropped afterwards. Skipped, saying why, when PostgreSQL, Redis or nginx
@@ -18,8 +19,10 @@ loopback). Targets:
 
 Prints per target and level: messages, throughput, latency p50/p95/p99/max,
 errors, cross-talk, unexpected replies, WeChat answers later than 4.5 s, RSS
-of every process, the load average; then our latency as a ratio to plain
-Rasa. Writes var/bench/bench_load.json and var/bench/bench_load.png (latency
+and PSS of every process, the load average; then our latency as a ratio to
+plain Rasa, and each target of issue #16 (``TARGETS``: embedded p95 at 10
+users, its ratio to plain, its throughput, its total RSS; scaled p99 at 50
+users) with its value and whether it is met. Writes var/bench/bench_load.json and var/bench/bench_load.png (latency
 distributions). Loopback only; bounded in messages (``--messages`` per level)
 and time (``--level-seconds`` per level, 30 s per request).
 
@@ -134,7 +137,11 @@ def personas() -> list[Persona]:
     marks = {role: replies.family_liability(role).bubbles[0][:24] for role in ROLE_WORDS}
     found = []
     for role, lender in itertools.product(ROLE_WORDS, LENDER_WORDS):
-        company = re.split(r"[或（(]", lenders[lender]["legal_name"])[0]
+        # The first company named: "招联消费金融股份有限公司", or the one in brackets of
+        # "借款协议上写明的放款机构（重庆美团三快小额贷款有限公司或合作银行）".
+        legal = lenders[lender]["legal_name"]
+        named = re.search(r"[\u4e00-\u9fff]+?(?:有限公司|有限责任公司)", legal)
+        company = named.group(0) if named else re.split(r"[或（(]", legal)[0]
         found.append(Persona(lender, role, company, marks[role]))
     return found
 
@@ -421,6 +428,58 @@ def rss_by_command(session_id: int) -> dict[str, float]:
     return totals
 
 
+def pss_by_command(session_id: int) -> dict[str, float]:
+    """PSS (MB) per kind: shared pages (the Sanic workers share what their parent
+    imported, and every process the libraries) counted once in all, not once per process."""
+    totals: dict[str, float] = {}
+    for kind, proc in session_processes(session_id):
+        try:
+            pss = next(
+                int(x.split()[1]) for x in (proc / "smaps_rollup").read_text().splitlines() if x.startswith("Pss:")
+            )
+            totals[kind] = totals.get(kind, 0) + pss / 1024
+        except (OSError, StopIteration, ValueError):
+            continue
+    totals = {k: round(v) for k, v in sorted(totals.items())}
+    totals["total"] = sum(totals.values())
+    return totals
+
+
+# What issue #16 asks of the embedded profile (without Redis) and of the scaled one.
+TARGETS = {
+    "embedded_p95_10_ms": 400.0,
+    "embedded_p95_10_vs_plain": 0.7,
+    "embedded_msgs_per_s_10": 40.0,
+    "embedded_rss_total_mb": 1536.0,
+    "scaled_p99_50_ms": 2000.0,
+}
+
+
+def check_targets(levels: list[dict], rss: dict, pss: dict) -> list[dict]:
+    """Each target: its value (None when not measured), its limit, and whether it is met."""
+    by = {(r["target"], r["users"]): r for r in levels}
+    emb, plain, scaled = by.get(("embedded", 10)), by.get(("plain", 10)), by.get(("scaled", 50))
+    ratio = None
+    if emb and plain and emb["p95_ms"] and plain["p95_ms"]:
+        ratio = round(emb["p95_ms"] / plain["p95_ms"], 2)
+    values = {
+        "embedded_p95_10_ms": emb and emb["p95_ms"],
+        "embedded_p95_10_vs_plain": ratio,
+        "embedded_msgs_per_s_10": emb and emb["messages_per_s"],
+        "embedded_rss_total_mb": rss.get("embedded", {}).get("total"),
+        "scaled_p99_50_ms": scaled and scaled["p99_ms"],
+    }
+    rows = []
+    for name, limit in TARGETS.items():
+        value = values[name]
+        higher_is_better = name.startswith("embedded_msgs")
+        met = None if value is None else (value >= limit if higher_is_better else value <= limit)
+        rows.append({"target": name, "value": value, "limit": limit, "at_least" if higher_is_better else "at_most": limit, "met": met})
+    if "embedded" in pss:
+        rows.append({"target": "embedded_pss_total_mb (information)", "value": pss["embedded"]["total"], "met": None})
+    return rows
+
+
 class Started:
     def __init__(self, command: list[str], cwd: Path, env: dict[str, str], log: Path) -> None:
         self.log_path = log
@@ -500,20 +559,20 @@ def our_env(tmp: Path, fake: FakeWeChatAPI) -> dict[str, str]:
 
 def start_embedded(tmp: Path, fake: FakeWeChatAPI) -> tuple[Started, str]:
     ports = PORTS["embedded"]
+    # endpoints.yml as it is (`make run`), its files (conversations, locks) in tmp.
     endpoints = tmp / "endpoints.yml"
-    endpoints.write_text(
-        f"action_endpoint:\n  url: http://localhost:{ports['ACTIONS_PORT']}/webhook\n"
-        "  headers:\n    X-Anxin-Action-Secret: ${ANXIN_ACTION_SECRET}\n"
-        "tracker_store:\n  type: privacy.tracker_store.ErasableSQLTrackerStore\n"
-        f"  dialect: sqlite\n  db: {tmp / 'tracker.db'}\n"
-        "lock_store:\n  type: in_memory\n",
-        encoding="utf-8",
-    )
+    text = (ROOT / "endpoints.yml").read_text(encoding="utf-8")
+    for name in ("var/tracker.db", "var/locks"):
+        if name not in text:
+            raise SystemExit(f"endpoints.yml no longer names {name}: update start_embedded()")
+        text = text.replace(name, str(tmp / Path(name).name))
+    endpoints.write_text(text, encoding="utf-8")
     env = {
         **our_env(tmp, fake),
         **ports,
         "ANXIN_ENDPOINTS": str(endpoints),
         "ANXIN_INCIDENT_DB_URL": f"sqlite:///{tmp / 'incidents.db'}",
+        "ANXIN_STATE_DB": str(tmp / "state.db"),
         "WECHAT_REDIS_URL": "",
         "ANXIN_RATE_REDIS_URL": "",
         "RASA_BACKEND_PORTS": "",
@@ -724,7 +783,9 @@ def main() -> int:
         "--targets", default="plain,embedded,scaled", help="comma-separated: plain, embedded, scaled"
     )
     parser.add_argument("--users", default="1,10,50", help="comma-separated levels of concurrent users")
-    parser.add_argument("--messages", type=int, default=300, help="about this many messages per level")
+    parser.add_argument(
+        "--messages", type=int, default=600, help="about this many messages per level (600: a steady p99)"
+    )
     parser.add_argument("--level-seconds", type=float, default=120.0, help="no new message after this long")
     parser.add_argument(
         "--wechat-every", type=int, default=5, help="every n-th user talks over WeChat (0: none)"
@@ -746,6 +807,7 @@ def main() -> int:
         "settings": {k: v for k, v in vars(args).items()},
         "levels": [],
         "rss_mb": {},
+        "pss_mb": {},
         "ready_s": {},
         "skipped": {},
     }
@@ -802,6 +864,8 @@ def main() -> int:
                 if server is not None:
                     results["rss_mb"][target] = rss_by_command(server.process.pid)
                     print(f"  RSS (MB) after the run: {results['rss_mb'][target]}", flush=True)
+                    results["pss_mb"][target] = pss_by_command(server.process.pid)
+                    print(f"  PSS (MB, shared pages counted once): {results['pss_mb'][target]}", flush=True)
             finally:
                 if server is not None:
                     server.stop()
@@ -816,6 +880,12 @@ def main() -> int:
         )
         for row in results["ratio_to_plain"]:
             print("  " + "  ".join(f"{k} {v}" for k, v in row.items()))
+    results["targets"] = check_targets(results["levels"], results["rss_mb"], results["pss_mb"])
+    print(f"→ targets (issue #16; load average now {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs):")
+    for row in results["targets"]:
+        limit = (f"≥ {row['at_least']:g}" if "at_least" in row else f"≤ {row['at_most']:g}") if "limit" in row else ""
+        mark = {True: "✓ met", False: "✗ NOT met", None: "– not measured" if "limit" in row else ""}[row["met"]]
+        print(f"  {row['target']:<36} {'–' if row['value'] is None else row['value']:>8} {limit:<10} {mark}")
     results["load_avg_at_end"] = [round(x, 2) for x in os.getloadavg()]
     (out / "bench_load.json").write_text(json.dumps(results, indent=1, ensure_ascii=False), encoding="utf-8")
     try:

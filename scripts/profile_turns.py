@@ -1,8 +1,8 @@
 """Where a message's CPU time goes inside Rasa. Not a test.
 
-Loads the current model in this process (with serving/patches.py, as the
-server runs it), talks to a running action server, plays conversations one
-message at a time, and prints the CPU milliseconds per message spent in each
+Loads the current model in this process (with serving/patches.py and
+serving/sqlite_pool.py, as the server runs it), talks to a running action
+server, plays conversations one message at a time, and prints the CPU milliseconds per message spent in each
 NLU component, each policy, the tracker store, custom-action calls and the
 rest of Rasa. CPU time (not wall time), so other load on the machine skews it
 little; no profiler overhead (only the listed functions are timed).
@@ -128,9 +128,10 @@ async def main() -> int:
     logging.basicConfig(level=logging.WARNING)
     configure_structlog(logging.WARNING)
     if not args.no_patches:
-        from serving import patches
+        from serving import patches, sqlite_pool
 
         patches.install()
+        sqlite_pool.install()  # as serving/server.py does
     instrument()
 
     import rasa.core.agent as _agent_module

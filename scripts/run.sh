@@ -9,6 +9,17 @@ PY=${VENV:-.venv}/bin/python
 # in scaled_env.sh.
 if [[ "${ANXIN_PROFILE:-embedded}" == scaled ]]; then source scripts/scaled_env.sh; fi
 RASA_PORT=${RASA_PORT:-5005}
+# Several processes answer on RASA_PORT (Sanic workers, serving/workers.py): one per core
+# in the embedded profile, sharing locks (var/locks), conversations (var/tracker.db), WeChat
+# de-duplication and rate limits (ANXIN_STATE_DB) through files. The scaled profile runs
+# one worker per process (it has several processes behind nginx, and Redis).
+if [[ -n "${RASA_BACKEND_PORTS:-}" ]]; then
+  export SANIC_WORKERS=${SANIC_WORKERS:-1}
+else
+  export SANIC_WORKERS=${SANIC_WORKERS:-${ANXIN_WORKERS:-2}}
+fi
+# One file per port: two bots on one machine (tests, benchmarks) never share it.
+export ANXIN_STATE_DB=${ANXIN_STATE_DB-var/state-$RASA_PORT.db}
 export ACTIONS_PORT=${ACTIONS_PORT:-5055}  # endpoints.yml reads it
 WEB_PORT=${WEB_PORT:-8080}
 MODEL=$(cat models/current)

@@ -7,7 +7,11 @@ plus, for ``run``:
    so an unreachable PostgreSQL or Redis is a clear error and exit code 2
    within seconds instead of Rasa retrying forever;
 2. the run-time fixes of serving/patches.py (faster action calls, a polite
-   reply when the action server fails, retried messages answered once).
+   reply when the action server fails, retried messages answered once);
+3. with ``SANIC_WORKERS`` > 1 (the embedded profile: scripts/run.sh sets 2),
+   serving/workers.py: the workers share what the main process imported, and
+   a worker that dies is started again;
+4. serving/sqlite_pool.py: the SQLite tracker store keeps its connections open.
 
 scripts/run.sh starts Rasa this way, in both profiles.
 """
@@ -42,9 +46,11 @@ def main(argv: list[str] | None = None) -> int:
                 print(line, file=sys.stderr, flush=True)
             return PREFLIGHT_EXIT
 
-        from serving import patches
+        from serving import patches, sqlite_pool, workers
 
         patches.install()
+        sqlite_pool.install()
+        workers.install()
 
     from rasa.__main__ import main as rasa_main
 

@@ -105,6 +105,9 @@ def servers(browser, tmp_path_factory):
         "ANXIN_ENDPOINTS": str(endpoints),
         "ANXIN_LOG_DIR": str(tmp / "log"),
         "ANXIN_INCIDENT_DB_URL": f"sqlite:///{tmp / 'incidents.db'}",
+        # As docs/operators.md tells sites that use the rasa-webchat widget: one worker,
+        # because a long-polling Socket.IO session lives in the process that opened it.
+        "ANXIN_WORKERS": "1",
     }
     # The page's own origins, as `make run` sets them, and the other site's.
     env["ANXIN_CORS_ORIGIN"] = f"http://localhost:{WEB_PORT} http://127.0.0.1:{WEB_PORT} {OTHER_SITE}"
