@@ -12,7 +12,7 @@ export RASA_TELEMETRY_ENABLED := false
 export TF_INTER_OP_PARALLELISM_THREADS ?= 1
 export TF_INTRA_OP_PARALLELISM_THREADS ?= 1
 
-.PHONY: help setup setup-browser setup-nginx train run run-scaled faults bench-load shell serve-actions test lint validate unit e2e smoke browser security eval safety-eval probe bench bench-wechat lock clean
+.PHONY: help setup setup-browser setup-nginx train run run-scaled faults bench-load shell serve-actions test lint validate unit e2e smoke browser security eval safety-eval probe bench bench-wechat bench-ocr lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -20,7 +20,7 @@ help: ## list the targets
 setup: ## create .venv (Python 3.11) and install the pinned lock; a no-op when up to date
 	@scripts/setup.sh
 
-setup-browser: setup ## install Debian's chromium (and a Chinese font) for the browser tests when missing
+setup-browser: setup ## install Debian's chromium (and a Chinese font) for the browser tests when missing; rasa-webchat from npm (cached)
 	@scripts/setup_browser.sh
 
 setup-nginx: ## install Debian's nginx (in front of the scaled profile's Rasa processes) when missing
@@ -90,6 +90,9 @@ bench: train ## print training/start-up/latency/RSS numbers (not a test)
 
 bench-wechat: train ## WeChat endpoint latency: p95 at 10 concurrent users, passive vs async share
 	$(PY) scripts/bench_wechat.py $(ARGS)
+
+bench-ocr: setup ## OCR of a 1080×2400 screenshot: p50/p95 and added RSS against the targets (var/bench/bench_ocr.json)
+	$(PY) scripts/bench_ocr.py $(ARGS)
 
 bench-load: train setup-nginx ## N users at once over REST + WeChat: embedded, scaled and plain `rasa init` (var/bench/)
 	$(PY) scripts/bench_load.py $(ARGS)

@@ -1,5 +1,5 @@
 # Sourced by the setup scripts that install a Debian package when it is missing
-# (setup_browser.sh, setup_nginx.sh). Not run on its own.
+# (setup_browser.sh, setup_nginx.sh, and setup.sh for a Chinese font). Not run on its own.
 #
 #   apt_install "<what it is for>" package...
 # Installs the packages with apt-get (as root, or with passwordless sudo) and

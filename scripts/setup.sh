@@ -9,6 +9,24 @@ LOCK=requirements/lock.txt
 STAMP="$VENV/.lock-sha256"
 want=$(sha256sum "$LOCK" | cut -d' ' -f1)
 
+# A font with Chinese characters: evidence charts (evidence/chart.py) and the
+# screenshots the evidence tests draw need one. Silent when there is one; when
+# it cannot be installed, say how, and go on (the tests then fail and say so).
+has_cjk_font() {
+  command -v fc-list >/dev/null 2>&1 && [[ -n "$(fc-list :lang=zh 2>/dev/null | head -n 1)" ]]
+}
+if ! has_cjk_font && [[ -z "${ANXIN_CJK_FONT:-}" ]]; then
+  # shellcheck source=apt_install.sh
+  source scripts/apt_install.sh  # (the working directory is the repository's root here)
+  if command -v apt-get >/dev/null 2>&1; then
+    apt_install "a Chinese font for evidence charts and their tests" fontconfig fonts-wqy-microhei ||
+      echo "  (or point to a .ttf/.ttc/.otf with Chinese glyphs: ANXIN_CJK_FONT=/path/font.ttc)" >&2
+  else
+    echo "✗ no Chinese font found and no apt-get: install one (e.g. WenQuanYi Micro Hei or Noto Sans CJK)," \
+      "or set ANXIN_CJK_FONT=/path/font.ttc" >&2
+  fi
+fi
+
 if [[ -f "$STAMP" && "$(cat "$STAMP")" == "$want" && -x "$VENV/bin/rasa" ]]; then
   echo "✓ $VENV is up to date with $LOCK"
   exit 0
@@ -57,7 +75,8 @@ echo "→ [2/3] installing the pinned lock (about 1 GB on a cold pip cache; a fe
 echo "→ [3/3] checking the install"
 "$VENV/bin/python" - <<'PY'
 import importlib
-for name in ("rasa", "rasa_sdk", "spacy", "jieba", "opencc", "wechatpy", "jinja2", "docx", "pytest", "playwright"):
+for name in ("rasa", "rasa_sdk", "spacy", "jieba", "opencc", "wechatpy", "jinja2", "docx", "pytest", "playwright",
+             "cv2", "onnxruntime", "rapidocr_onnxruntime"):
     importlib.import_module(name)
 import rasa, rasa_sdk, spacy
 print(f"  rasa {rasa.__version__}, rasa-sdk {rasa_sdk.__version__}, spacy {spacy.__version__}")
