@@ -7,10 +7,8 @@ processes, while all of them are alive."""
 from __future__ import annotations
 
 import asyncio
-import base64
 import os
 import re
-import socket
 import subprocess
 import time
 import uuid
@@ -18,9 +16,11 @@ import uuid
 import pytest
 import requests
 import socketio
+import websockets
 
 from serving import nginx_conf
 from tests.faults.conftest import WEB_PORT, User
+from tests.socketio_ws import TIMEOUT, SocketIO, ws_url
 
 ORIGIN = f"http://127.0.0.1:{WEB_PORT}"  # the web chat page's, which Socket.IO lets in
 
@@ -32,7 +32,18 @@ def test_the_configuration_renders_and_nginx_accepts_it(tmp_path):
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(message)
         pytest.skip(message)
-    nginx_conf.main(["--listen", "127.0.0.1:5999", "--backend", "5998", "--backend", "127.0.0.1:5997", "--prefix", str(tmp_path)])
+    nginx_conf.main(
+        [
+            "--listen",
+            "127.0.0.1:5999",
+            "--backend",
+            "5998",
+            "--backend",
+            "127.0.0.1:5997",
+            "--prefix",
+            str(tmp_path),
+        ]
+    )
     text = (tmp_path / "nginx.conf").read_text()
     assert not re.search(r"@[A-Z_]+@", text)  # every placeholder filled
     assert "server 127.0.0.1:5998 max_fails=1" in text and "server 127.0.0.1:5997 max_fails=1" in text
@@ -112,27 +123,17 @@ async def _polling_conversation(base: str, texts: list[str]) -> list[list[str]]:
             await client.eio.http.close()
 
 
-def test_websocket_upgrades_pass_through_nginx(cluster):
-    # The upgrade and Engine.IO's first packet only, read raw: Socket.IO over WebSocket is
-    # broken in Rasa 3.6 with this python-socketio (README; the web widget polls), and what
-    # Rasa sends after that packet is no valid WebSocket frame, with or without nginx.
-    port = int(cluster.nginx.rsplit(":", 1)[1])
-    key = base64.b64encode(os.urandom(16)).decode()
-    request = (
-        f"GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
-        f"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
-        f"Sec-WebSocket-Version: 13\r\nOrigin: {ORIGIN}\r\n\r\n"
-    )
-    received = b""
-    with socket.create_connection(("127.0.0.1", port), timeout=15) as connection:
-        connection.sendall(request.encode())
-        while b'"sid"' not in received:
-            chunk = connection.recv(65536)
-            if not chunk:
-                break
-            received += chunk
-    assert received.startswith(b"HTTP/1.1 101 "), received[:200]
-    assert b'\r\n\r\n\x81' in received and b'0{"sid"' in received  # a text frame: Engine.IO open
+async def test_a_websocket_chat_passes_through_nginx(cluster):
+    # A client that allows WebSocket only: the upgrade, the session and a real answer all
+    # cross nginx (its Upgrade/Connection headers); one connection stays on one backend.
+    async with websockets.connect(ws_url(cluster.nginx), origin=ORIGIN, open_timeout=TIMEOUT) as ws:
+        client = SocketIO(ws)
+        assert (await client.packet()).startswith("0{")
+        await ws.send("40")
+        assert (await client.packet()).startswith("40{")
+        session = await client.start_session()
+        replies = await client.say(session, "我老公在借呗逾期了，催收天天给我打电话")
+        assert replies and all(replies), replies
 
 
 async def test_socketio_polling_stays_on_one_process(cluster):
