@@ -32,7 +32,11 @@ def reported_in_message(tracker: Tracker) -> list[str]:
 
 
 def _answer_question(
-    dispatcher: CollectingDispatcher, tracker: Tracker, role: str | None, model_key: str | None, role_stated: bool = False
+    dispatcher: CollectingDispatcher,
+    tracker: Tracker,
+    role: str | None,
+    model_key: str | None,
+    role_stated: bool = False,
 ) -> bool:
     """Answer the question a report also asks ("…这正常吗", "我要替他还吗"), or,
     for someone whose situation has its own answer (前夫, 担保人, 继承人), that

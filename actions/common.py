@@ -58,7 +58,9 @@ def known_role(tracker: Tracker) -> str | None:
 def role_stated(tracker: Tracker, answering: bool = False) -> str | None:
     """The role the latest message says the user has, if any (advisor.roles);
     ``answering``: the message answers "who are you?", so a bare "妈妈" counts."""
-    return infer_role(latest_text(tracker), latest_entities(tracker, "relation"), answering_role_question=answering)
+    return infer_role(
+        latest_text(tracker), latest_entities(tracker, "relation"), answering_role_question=answering
+    )
 
 
 def role_from(
@@ -96,7 +98,7 @@ def lenders_named(tracker: Tracker) -> list[str]:
         if entity.get("entity") != "lender" or not kb.is_lender(entity.get("value")):
             continue
         start = entity.get("start")
-        before = text[max(0, start - 3):start] if isinstance(start, int) else ""
+        before = text[max(0, start - 3) : start] if isinstance(start, int) else ""
         if not any(word in before for word in _NEGATION_BEFORE):
             named.append(entity["value"])
     return list(dict.fromkeys(named))

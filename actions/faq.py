@@ -48,7 +48,9 @@ def asked_faq(tracker: Tracker) -> str | None:
     return None
 
 
-def question_key(tracker: Tracker, model_key: str | None, role: str | None, role_stated: bool = False) -> str | None:
+def question_key(
+    tracker: Tracker, model_key: str | None, role: str | None, role_stated: bool = False
+) -> str | None:
     """The FAQ the latest message asks: rules first (advisor.questions), then the model's pick."""
     relations = tuple(latest_entities(tracker, "relation"))
     return questions.faq_for(latest_text(tracker), model_key, role, relations, role_stated)
@@ -79,7 +81,9 @@ class ActionAnswerFaq(Action):
         lender, lender_events = lender_from(tracker)
         events = [*events, *lender_events]
         # What the message reports is answered first: "十一点又打给我妈了…是真的吗".
-        behaviours = conduct.behaviours_in(latest_text(tracker)) if conduct.reports(latest_text(tracker)) else []
+        behaviours = (
+            conduct.behaviours_in(latest_text(tracker)) if conduct.reports(latest_text(tracker)) else []
+        )
         asks_lender = bool(lenders_named(tracker)) and replies.asks_about_lender(latest_text(tracker))
         if behaviours and asks_lender:
             send(dispatcher, replies.Reply(replies.assessment(behaviours, lender)))

@@ -221,6 +221,11 @@ class FormKit(FormValidationAction):
                 tracker.slots.update(output)
         # The question asked is answered: the next one starts with no misses.
         requested = tracker.get_slot("requested_slot")
-        if requested and slots.get(requested) is not None and self.retries_slot not in slots and self.misses(tracker):
+        if (
+            requested
+            and slots.get(requested) is not None
+            and self.retries_slot not in slots
+            and self.misses(tracker)
+        ):
             slots[self.retries_slot] = 0
         return [SlotSet(name, value) for name, value in slots.items()]

@@ -20,10 +20,6 @@ from actions.form_kit import INTERRUPTIONS, FormKit, answer_text
 from advisor import answers
 from advisor.roles import ROLE_UNKNOWN, infer_role
 
-# Old names, kept while actions/letters.py imports them from here (see form_kit).
-FormValidation = FormKit
-_answer_text = answer_text
-
 
 class ValidateTriageForm(FormKit):
     """Fills ``user_role`` and ``lender`` from what the user said."""
@@ -61,7 +57,9 @@ class ValidateTriageForm(FormKit):
         lender, corrected = lender_from(tracker)
         if corrected:
             if tracker.get_slot("lender"):  # "不对，不是借呗，是微粒贷"
-                dispatcher.utter_message(response="utter_lender_changed", lender_label=knowledge.load().lender_label(lender))
+                dispatcher.utter_message(
+                    response="utter_lender_changed", lender_label=knowledge.load().lender_label(lender)
+                )
             return {"lender": lender}
         if not asked or tracker.get_slot("lender"):
             return {}

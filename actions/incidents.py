@@ -28,8 +28,6 @@ from incidents.phones import find_phones, mask_phone, normalize_phone
 from incidents.store import get_store
 from incidents.timeparse import SHANGHAI, parse_time
 
-__all__ = ["confirmation"]  # imported from here by actions/letters.py until it uses actions.form_kit
-
 INCIDENT_SLOTS = (
     "incident_time",
     "incident_time_text",
@@ -123,7 +121,8 @@ class ValidateIncidentForm(FormKit):
             parsed = parse_time(text)
             if parsed is not None and parsed.ok and not parsed.ambiguous and parsed.value is not None:
                 dispatcher.utter_message(
-                    response="utter_incident_time_changed", time=incident_text.time_echo(parsed.value, parsed.precision)
+                    response="utter_incident_time_changed",
+                    time=incident_text.time_echo(parsed.value, parsed.precision),
                 )
                 return [
                     SlotSet("incident_time", parsed.value.isoformat()),
@@ -132,7 +131,9 @@ class ValidateIncidentForm(FormKit):
                 ]
         phones = [p for p in find_phones(text) if p.valid]
         if tracker.get_slot("incident_caller") and phones:
-            dispatcher.utter_message(response="utter_incident_caller_changed", number=mask_phone(phones[0].number))
+            dispatcher.utter_message(
+                response="utter_incident_caller_changed", number=mask_phone(phones[0].number)
+            )
             return [SlotSet("incident_caller", phones[0].number)]
         return []
 
@@ -190,7 +191,9 @@ class ValidateIncidentForm(FormKit):
             return {"incident_contacted": who}
         if asked and incident_text.is_skip(text):
             return {"incident_contacted": "不清楚"}
-        return self.missed(dispatcher, tracker, domain, "incident_contacted", fallback="不清楚") if asked else {}
+        return (
+            self.missed(dispatcher, tracker, domain, "incident_contacted", fallback="不清楚") if asked else {}
+        )
 
     async def extract_incident_description(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict

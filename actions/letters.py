@@ -1,16 +1,16 @@
 """Letters: ask only for what the chosen letter still lacks, let the user
 confirm the facts, then send the letter.
 
-The letter is rendered by ``letters.render.render_letter`` from the slots and
-the incident log. It goes out as text bubbles (each within WeChat's 2048-byte
-cap, in order) and, for the web widget, as one custom payload with the title,
-the body and a .docx file (base64).
+The letter types (label, trigger words, required facts) are defined in the
+knowledge file and read through ``letters.registry``. The letter is rendered
+by ``letters.render.render_letter`` from the slots and the incident log and
+sent once, as one structured message (``letters.message``) that each channel
+renders in its own way.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
 import re
 from typing import Any
 
@@ -20,59 +20,28 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 import knowledge
-from actions import incident_text
-from actions.common import intent_name, known_role, latest_entities
-from actions.forms import INTERRUPTIONS, FormValidation, _answer_text
-from actions.incidents import confirmation
+from actions.common import intent_name, known_role, latest_entities, say
+from actions.form_kit import INTERRUPTIONS, FormKit, answer_text
+from advisor import answers
 from advisor.roles import infer_role
+from incidents import text as incident_text
 from incidents.phones import find_phones, normalize_phone
 from incidents.store import get_store, local_now
 from incidents.timeparse import parse_time
-from letters.docx_export import to_docx_bytes
+from letters import registry, submissions
 from letters.fields import person_name
-from letters.render import Letter, render_letter, response_due, split_for_wechat
+from letters.message import letter_message
+from letters.render import PLACEHOLDER, render_letter, response_due
 
 SKIP = "跳过"
 # Reset after each letter; the facts (names, numbers) are kept for the next one.
 PER_LETTER_SLOTS = ("letter_kind", "letter_confirmed")
-# Words that pick a letter, most specific first.
-KIND_WORDS = (
-    ("report_12321", ("12321", "骚扰电话举报", "举报骚扰电话", "举报号码")),
-    ("pipl_request", ("个人信息", "删除我的号码", "删除号码", "删号码", "第47条", "第44条", "删除个人")),
-    ("police_statement", ("报警", "派出所", "警察", "报案", "公安")),
-    ("regulator_complaint", ("监管", "12378", "金融局", "金融管理局", "银保监", "金融监督")),
-    ("lender_complaint", ("放款机构", "平台", "投诉信", "贷款公司", "银行投诉", "给银行", "投诉函", "投诉")),
-)
-KIND_NAMES = {
-    "lender_complaint": "给放款机构的投诉信",
-    "regulator_complaint": "给金融监管的投诉",
-    "pipl_request": "要求删除个人信息的通知",
-    "police_statement": "报警材料",
-    "report_12321": "12321 举报",
-}
-# Which form slots each letter uses (render.REQUIRED, in the form's words).
-# Which lender first: it is what a complaint is about, and what people expect to be asked.
-_PARTIES = ("lender", "letter_lender_name", "user_role", "letter_author_name", "letter_author_phone")
-NEEDS = {
-    "lender_complaint": (*_PARTIES, "letter_borrower_name"),
-    "regulator_complaint": (*_PARTIES, "letter_borrower_name"),
-    "pipl_request": _PARTIES,
-    "police_statement": ("letter_police_station", *_PARTIES, "letter_borrower_name"),
-    "report_12321": ("letter_author_phone",),
-}
-
-
-def kind_in(text: str) -> str | None:
-    for kind, words in KIND_WORDS:
-        if any(word in text for word in words):
-            return kind
-    return None
 
 
 def definite_legal_name(lender_key: str | None) -> str | None:
     """The lender's legal name when the knowledge file is sure of it."""
     kb = knowledge.load()
-    if not lender_key or lender_key not in kb.data["lenders"]:
+    if not kb.is_lender(lender_key):
         return None
     name = re.sub(r"（[^）]*）", "", kb.lender(lender_key).legal_name)
     return name if re.fullmatch(r"[\u4e00-\u9fff]+(有限公司|股份有限公司|有限责任公司)", name) else None
@@ -82,10 +51,13 @@ def _given(value: Any) -> str | None:
     return value if isinstance(value, str) and value and value != SKIP else None
 
 
-class ValidateLetterForm(FormValidation):
+class ValidateLetterForm(FormKit):
     # Asking for the log, a question, another letter: not an answer. The form
     # steps aside for the rules (data/rules/letters.yml) and resumes after.
     step_aside_for = frozenset(INTERRUPTIONS - {"request_letter"})
+    # "先不写" is an answer too; anything else twice: not confirmed, and the
+    # action says the letter was not written.
+    move_on_quietly = frozenset({"letter_confirmed"})
 
     def name(self) -> str:
         return "validate_letter_form"
@@ -94,7 +66,7 @@ class ValidateLetterForm(FormValidation):
         kind = tracker.get_slot("letter_kind")
         if not kind:
             return ["letter_kind"]
-        needs = [slot for slot in NEEDS[kind] if self._needed(slot, tracker)]
+        needs = [slot for slot in registry.get(kind).form_slots if self._needed(slot, tracker)]
         return ["letter_kind", *needs, "letter_confirmed"]
 
     @staticmethod
@@ -115,29 +87,25 @@ class ValidateLetterForm(FormValidation):
     async def extract_letter_kind(self, dispatcher, tracker, domain: DomainDict) -> dict[str, Any]:
         if tracker.get_slot("letter_kind"):
             return {}
-        kind = kind_in(_answer_text(tracker))
+        kind = registry.kind_in(answer_text(tracker))
         if kind:
             return {"letter_kind": kind}
-        if tracker.get_slot("requested_slot") != "letter_kind":
+        if not self.asked(tracker, "letter_kind"):
             return {}
-        if _missed_twice(tracker):
-            dispatcher.utter_message(text="先按给放款机构的投诉信来写，之后可以再写别的。")
-            return {"letter_kind": "lender_complaint", "incident_retries": 0}
-        dispatcher.utter_message(response="utter_explain_letter_kind")
-        return {"incident_retries": 1}
+        return self.missed(dispatcher, tracker, domain, "letter_kind", fallback="lender_complaint")
 
     async def extract_user_role(self, dispatcher, tracker, domain: DomainDict) -> dict[str, Any]:
         if known_role(tracker) or tracker.get_slot("requested_slot") != "user_role":
             return {}
         role = infer_role(
-            _answer_text(tracker), latest_entities(tracker, "relation"), answering_role_question=True
+            answer_text(tracker), latest_entities(tracker, "relation"), answering_role_question=True
         )
         return {"user_role": role or "other"}
 
     async def extract_lender(self, dispatcher, tracker, domain: DomainDict) -> dict[str, Any]:
         if tracker.get_slot("requested_slot") != "lender":
             return {}
-        text = _answer_text(tracker)
+        text = answer_text(tracker)
         found = latest_entities(tracker, "lender") or [knowledge.load().resolve_lender(text)]
         if found[0] and found[0] != "unknown":
             return {"lender": found[0], "letter_lender_name": definite_legal_name(found[0])}
@@ -148,29 +116,30 @@ class ValidateLetterForm(FormValidation):
         }
 
     async def extract_letter_author_name(self, dispatcher, tracker, domain: DomainDict) -> dict[str, Any]:
-        return self._name(dispatcher, tracker, "letter_author_name")
+        return self._name(dispatcher, tracker, domain, "letter_author_name")
 
     async def extract_letter_borrower_name(self, dispatcher, tracker, domain: DomainDict) -> dict[str, Any]:
-        return self._name(dispatcher, tracker, "letter_borrower_name")
+        return self._name(dispatcher, tracker, domain, "letter_borrower_name")
 
-    def _name(self, dispatcher: CollectingDispatcher, tracker: Tracker, slot: str) -> dict[str, Any]:
+    def explain_response(self, slot: str, domain: DomainDict) -> str:
+        if slot in ("letter_author_name", "letter_borrower_name"):
+            return "utter_explain_letter_name"
+        return super().explain_response(slot, domain)
+
+    def _name(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict, slot: str
+    ) -> dict[str, Any]:
         """A name, "跳过", or (once) an explanation; a report or a question
         typed here is never taken as the name."""
         if tracker.get_slot("requested_slot") != slot:
             return {}
-        text = _answer_text(tracker)
+        text = answer_text(tracker)
         if incident_text.is_skip(text):
             return {slot: SKIP}
         name = person_name(text)
         if name:
-            return {slot: name, "incident_retries": 0}
-        if intent_name(tracker) in self.step_aside_for:
-            return {}
-        if _missed_twice(tracker):
-            dispatcher.utter_message(text="这一项先空着，信里会写【待填写】，您之后自己补上。")
-            return {slot: SKIP, "incident_retries": 0}
-        dispatcher.utter_message(response="utter_explain_letter_name")
-        return {"incident_retries": 1}
+            return {slot: name}
+        return self.missed(dispatcher, tracker, domain, slot, fallback=SKIP)
 
     async def extract_letter_lender_name(self, dispatcher, tracker, domain: DomainDict) -> dict[str, Any]:
         return self._free_text(tracker, "letter_lender_name", lambda t: t.strip()[:60] or None)
@@ -181,7 +150,7 @@ class ValidateLetterForm(FormValidation):
     async def extract_letter_author_phone(self, dispatcher, tracker, domain: DomainDict) -> dict[str, Any]:
         if tracker.get_slot("requested_slot") != "letter_author_phone":
             return {}
-        text = _answer_text(tracker)
+        text = answer_text(tracker)
         if incident_text.is_skip(text):
             return {"letter_author_phone": SKIP}
         phones = [p for p in find_phones(text) if p.valid] or [normalize_phone(text)]
@@ -191,34 +160,22 @@ class ValidateLetterForm(FormValidation):
         return {}
 
     async def extract_letter_confirmed(self, dispatcher, tracker, domain: DomainDict) -> dict[str, Any]:
-        if tracker.get_slot("requested_slot") != "letter_confirmed":
+        if not self.asked(tracker, "letter_confirmed"):
             return {}
-        answer = confirmation(tracker)
-        if answer is None and any(
-            w in _answer_text(tracker) for w in ("生成", "属实", "没问题", "可以", "写吧")
-        ):
-            answer = True
+        answer = answers.confirms_letter(answer_text(tracker), intent_name(tracker))
         if answer is not None:
-            return {"letter_confirmed": answer, "incident_retries": 0}
-        if _missed_twice(tracker):
-            return {"letter_confirmed": False, "incident_retries": 0}
-        dispatcher.utter_message(text="请回复“确认生成”，或者“先不写”。")
-        return {"incident_retries": 1}
+            return {"letter_confirmed": answer}
+        return self.missed(dispatcher, tracker, domain, "letter_confirmed", fallback=False)
 
     @staticmethod
     def _free_text(tracker: Tracker, slot: str, read) -> dict[str, Any]:
         if tracker.get_slot("requested_slot") != slot:
             return {}
-        text = _answer_text(tracker)
+        text = answer_text(tracker)
         if incident_text.is_skip(text):
             return {slot: SKIP}
         value = read(text)
         return {slot: value or text.strip()[:40]}
-
-
-def _missed_twice(tracker: Tracker) -> bool:
-    """The question was already explained once (the counter is shared with the incident form)."""
-    return int(tracker.get_slot("incident_retries") or 0) >= 1
 
 
 def _lender_name(tracker: Tracker) -> str | None:
@@ -228,7 +185,7 @@ def _lender_name(tracker: Tracker) -> str | None:
 def _lender_type(tracker: Tracker) -> str | None:
     kb = knowledge.load()
     key = tracker.get_slot("lender")
-    return kb.lender(key).type if key in kb.data["lenders"] else None
+    return kb.lender(key).type if kb.is_lender(key) else None
 
 
 async def _facts(tracker: Tracker) -> dict[str, Any]:
@@ -258,42 +215,37 @@ class ActionAskLetterConfirmed(Action):
         letter = render_letter(kind, facts)
         kb = knowledge.load()
         role = facts["author_relation"]
-        lines = [f"准备写：{KIND_NAMES[kind]}"]
+        blank = PLACEHOLDER
+        lines = [say(domain, "utter_letter_preview_kind", label=registry.label(kind))]
         if facts["author_name"] or role:
             who = kb.relations.get(role, {}).get("label", "") if role else ""
-            lines.append(f"署名：{facts['author_name'] or '【待填写】'}（{who or '关系待填写'}）")
-        if kind != "report_12321":
-            lines.append(f"放款机构：{facts['lender_name'] or '【待填写】'}")
+            lines.append(
+                say(
+                    domain,
+                    "utter_letter_preview_author",
+                    name=facts["author_name"] or blank,
+                    relation=who or say(domain, "utter_letter_preview_no_relation"),
+                )
+            )
+        if "lender_name" in registry.get(kind).requires:
+            lines.append(say(domain, "utter_letter_preview_lender", lender=facts["lender_name"] or blank))
         count = len(facts["incidents"])
-        lines.append(f"来电记录：{count} 条" if count else "来电记录：还没有，信里这部分会留【待填写】")
-        if letter.missing:
-            lines.append("还缺：" + "、".join(letter.missing_labels) + "（信里写【待填写】，寄出前补上）")
-        lines.append("信里的事实要真实。确认都属实，我就生成。")
-        dispatcher.utter_message(
-            text="\n".join(lines),
-            buttons=[
-                {"title": "确认生成", "payload": "确认生成"},
-                {"title": "先不写", "payload": "先不写"},
-            ],
+        lines.append(
+            say(domain, "utter_letter_preview_log", count=count)
+            if count
+            else say(domain, "utter_letter_preview_no_log")
         )
+        if letter.missing:
+            lines.append(
+                say(domain, "utter_letter_preview_missing", missing="、".join(letter.missing_labels))
+            )
+        dispatcher.utter_message(response="utter_letter_confirm_question", preview="\n".join(lines))
         return []
 
 
-def letter_payload(letter: Letter) -> dict[str, Any]:
-    """The structured message the web widget shows as a card with a download."""
-    stamp = local_now().strftime("%Y%m%d")
-    return {
-        "type": "letter",
-        "kind": letter.kind,
-        "title": letter.title,
-        "body": letter.body,
-        "filename": f"{letter.title}-{stamp}.docx",
-        "docx_base64": base64.b64encode(to_docx_bytes(letter)).decode("ascii"),
-        "missing": letter.missing_labels,
-    }
-
-
 class ActionWriteLetter(Action):
+    """The letter, once, as one structured message; then where it goes."""
+
     def name(self) -> str:
         return "action_write_letter"
 
@@ -304,49 +256,23 @@ class ActionWriteLetter(Action):
             dispatcher.utter_message(response="utter_letter_cancelled")
             return reset
         letter = render_letter(kind, await _facts(tracker))
-        for piece in split_for_wechat(letter.text):
-            dispatcher.utter_message(text=piece)
-        dispatcher.utter_message(json_message=letter_payload(letter))
-        after = []
+        dispatcher.utter_message(json_message=letter_message(letter, local_now().date()))
         if letter.missing:
-            after.append(
-                f"信里有 {len(letter.missing)} 类【待填写】：{'、'.join(letter.missing_labels)}。寄出前请补上。"
+            dispatcher.utter_message(
+                response="utter_letter_has_gaps",
+                count=len(letter.missing),
+                missing="、".join(letter.missing_labels),
             )
-        after.append(f"交给：{letter.recipient}。方式：{letter.channel}。")
-        after.extend(letter.notes)
-        after.append("发出以后告诉我，比如“已经向平台投诉了，工单号是 A2026…”，我帮您记下日期，到期提醒您跟进。")
-        for line in after:
-            dispatcher.utter_message(text=line)
+        dispatcher.utter_message(
+            response="utter_letter_where_to_send", recipient=letter.recipient, channel=letter.channel
+        )
+        for note in letter.notes:
+            dispatcher.utter_message(text=note)
+        dispatcher.utter_message(response="utter_letter_tell_me_when_sent")
         return reset
 
 
 # -- where a complaint was sent ------------------------------------------------
-
-CHANNEL_WORDS = (
-    ("12378", "12378", "regulator_complaint"),
-    ("12321", "12321", "report_12321"),
-    ("110", "公安机关", "police_statement"),
-    ("派出所", "公安机关", "police_statement"),
-    ("报警", "公安机关", "police_statement"),
-    ("95188", "支付宝客服 95188", "lender_complaint"),
-    ("金融管理局", "地方金融管理局", "regulator_complaint"),
-    ("监管", "金融监管部门", "regulator_complaint"),
-    ("删除", "放款机构（个人信息）", "pipl_request"),
-    ("客服", "放款机构客服", "lender_complaint"),
-    ("平台", "放款机构", "lender_complaint"),
-    ("银行", "放款机构", "lender_complaint"),
-)
-_REFERENCE = re.compile(
-    r"(?:工单号|单号|编号|受理号|回执号|流水号|查询码)[是为:：\s]*(?P<ref>[A-Za-z0-9-]{3,40})"
-)
-
-
-# A report of something already sent: past tense, or a case number.
-_SUBMITTED = re.compile(r"(投诉|提交|举报|报警|报案|寄|打|递交|反映)(了|过)|已(经)?(投诉|提交|举报|报警|报案|寄出)|工单|编号|受理|回执")
-
-
-def submitted(text: str) -> bool:
-    return _SUBMITTED.search(text or "") is not None
 
 
 class ActionRecordSubmission(Action):
@@ -356,20 +282,19 @@ class ActionRecordSubmission(Action):
         return "action_record_submission"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain) -> list[dict[str, Any]]:
-        text = _answer_text(tracker)
-        if not submitted(text):
+        text = answer_text(tracker)
+        if not submissions.reports_sending(text):
             # "12348 是干什么的" names a channel but reports nothing sent: answer it.
             return [FollowupAction("action_answer_faq")]
-        channel, kind = next(((name, kind) for word, name, kind in CHANNEL_WORDS if word in text), ("", None))
+        kb = knowledge.load()
+        channel, kind = kb.submission_channel(text)
         kind = kind or "lender_complaint"
         parsed = parse_time(text)
         when = parsed.value if parsed and parsed.ok else local_now()
-        match = _REFERENCE.search(text)
-        reference = match["ref"] if match else None
+        reference = submissions.reference_in(text)
         due = response_due(kind, when.date())
-        store = get_store()
         await asyncio.to_thread(
-            store.add_submission,
+            get_store().add_submission,
             tracker.sender_id,
             kind=kind,
             channel=channel or "未说明",
@@ -377,15 +302,23 @@ class ActionRecordSubmission(Action):
             reference=reference,
             due_date=due,
         )
-        lines = [f"记下了：{when.month}月{when.day}日" + (f"向{channel}" if channel else "") + "提交"]
-        if reference:
-            lines[0] += f"，编号 {reference}"
-        lines[0] += "。"
+        lines = [
+            say(
+                domain,
+                "utter_submission_recorded",
+                date=f"{when.month}月{when.day}日",
+                to=say(domain, "utter_submission_to", channel=channel) if channel else "",
+                reference=say(domain, "utter_submission_reference", reference=reference) if reference else "",
+            )
+        ]
         if due:
-            lines.append(f"一般应在 {due.month}月{due.day}日前答复。到时没有答复，可以向金融监管投诉：银行、消费金融公司打 12378，小额贷款公司找地方金融管理局。")
+            lines.append(
+                say(domain, "utter_submission_due", date=f"{due.month}月{due.day}日")
+                + kb.fact("unanswered_complaint")
+            )
         else:
-            lines.append("答复时间以受理部门告知的为准；请留好受理回执或截图。")
+            lines.append(say(domain, "utter_submission_no_deadline"))
         if not channel:
-            lines.append("是向哪里提交的？比如“平台客服”“12378”“派出所”，再说一次我更新。")
-        dispatcher.utter_message(text="".join(lines[:1]) + "\n" + "\n".join(lines[1:]))
+            lines.append(say(domain, "utter_submission_ask_channel"))
+        dispatcher.utter_message(text="\n".join(lines))
         return []

@@ -15,7 +15,7 @@ from incidents.store import get_store
 
 
 class ValidateEraseForm(FormKit):
-    """"确定全部删除" or not: anything but a clear yes keeps the data."""
+    """ "确定全部删除" or not: anything but a clear yes keeps the data."""
 
     def name(self) -> str:
         return "validate_erase_form"

@@ -21,10 +21,12 @@ ANSWER_ONLY_WORDS = ("不还",)
 # A "no" wins over a "yes" in the same answer ("不是，先不删").
 NO_WORDS = ("不删", "不要", "先不", "取消", "算了", "不用", "别删", "不是", "不对")
 YES_WORDS = ("确定", "确认", "删吧", "删除", "是的", "对", "好的", "嗯")
+# Besides a yes, what confirms the facts a letter will state ("确认生成", "都属实").
+LETTER_YES_WORDS = ("生成", "属实", "没问题", "可以", "写吧")
 
 
 def says_unknown(text: str) -> bool:
-    """"不知道", "不清楚", "忘了"..."""
+    """ "不知道", "不清楚", "忘了"..."""
     return any(word in text for word in UNKNOWN_WORDS)
 
 
@@ -53,3 +55,11 @@ def yes_no(text: str, intent: str | None = None) -> bool | None:
     if intent == "affirm" or any(word in text for word in YES_WORDS):
         return True
     return None
+
+
+def confirms_letter(text: str, intent: str | None = None) -> bool | None:
+    """Yes / no to "are the letter's facts true, shall I write it?"."""
+    answer = yes_no(text, intent)
+    if answer is None and any(word in text for word in LETTER_YES_WORDS):
+        return True
+    return answer

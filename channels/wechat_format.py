@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from letters.message import is_letter, letter_text
+
 MAX_BYTES = 2048
 CHOICE_PROMPT = "回复数字选择："
 
@@ -25,9 +27,9 @@ def _custom_text(custom: Any) -> list[str]:
     # dispatcher.utter_message(json_message={"custom": {...}}) nests one level deeper.
     if isinstance(custom.get("custom"), dict) and not (custom.get("title") or custom.get("text")):
         custom = custom["custom"]
-    # A letter also arrives as text messages (split to WeChat's cap); its card is for the web widget.
-    if custom.get("type") == "letter":
-        return []
+    # A letter (letters/message.py) is its title and body; format_reply gives it texts of its own.
+    if is_letter(custom):
+        return [letter_text(custom)]
     return [str(custom[k]).strip() for k in ("title", "text") if isinstance(custom.get(k), str | int | float)]
 
 
@@ -79,7 +81,8 @@ def split_utf8(text: str, limit: int = MAX_BYTES) -> list[str]:
     """``text`` in chunks of at most ``limit`` UTF-8 bytes, cut at a paragraph,
     line or sentence end where one is near, never inside a character."""
     chunks: list[str] = []
-    rest = text.strip()
+    # Lone surrogates (possible in JSON) cannot be sent as UTF-8 at all.
+    rest = text.encode("utf-8", "replace").decode("utf-8").strip()
     while rest:
         at = _cut(rest, limit)
         chunk, rest = rest[:at].strip(), rest[at:].strip()
@@ -88,9 +91,24 @@ def split_utf8(text: str, limit: int = MAX_BYTES) -> list[str]:
     return chunks
 
 
+def _is_letter_message(message: Any) -> bool:
+    return isinstance(message, dict) and is_letter(message.get("custom"))
+
+
 def format_reply(messages: Iterable[dict[str, Any]], limit: int = MAX_BYTES) -> list[str]:
-    """A turn's bot messages as the WeChat texts to send, in order."""
-    return split_utf8(messages_to_text(messages), limit)
+    """A turn's bot messages as the WeChat texts to send, in order. A letter
+    starts a text of its own, so that it can be copied from its first line."""
+    texts: list[str] = []
+    run: list[dict[str, Any]] = []
+    for message in messages:
+        if _is_letter_message(message):
+            texts.extend(split_utf8(messages_to_text(run), limit))
+            texts.extend(split_utf8(message_text(message), limit))
+            run = []
+        else:
+            run.append(message)
+    texts.extend(split_utf8(messages_to_text(run), limit))
+    return texts
 
 
 def cdata_safe(text: str) -> str:

@@ -125,9 +125,19 @@ class Knowledge:
         """Extra words for jieba (``segmentation_words``)."""
         return list(self.data.get("segmentation_words", []))
 
+    @property
+    def letters(self) -> dict[str, dict[str, Any]]:
+        """The letter types by kind, in menu order (``letters``; letters/registry.py)."""
+        return self.data["letters"]
+
+    @property
+    def letter_match_order(self) -> list[str]:
+        """The order in which letter types' trigger words are tried (most specific first)."""
+        return list(self.data.get("letter_match_order") or self.letters)
+
     def letter(self, kind: str) -> dict[str, Any]:
         """What letter ``kind`` is sent to, how, on what basis (``letters``)."""
-        return self.data["letters"][kind]
+        return self.letters[kind]
 
     def submission_channel(self, text: str) -> tuple[str, str | None]:
         """Where a complaint the user reports went, read from ``text``: (the

@@ -15,7 +15,9 @@ _NAME = re.compile(
     r"(?P<name>[\u4e00-\u9fff·]{2,5}?)(?:吧|啊|呀|的|了)?[。.！!]?$"
 )
 # Words no one's name is made of, but reports and questions are.
-_NOT_IN_NAMES = re.compile(r"打|电话|骂|催|半夜|说|欠|钱|不|没|什么|怎么|为什么|我|你|他|她|吗|呢|写|信|投诉|记录|跳过|知道")
+_NOT_IN_NAMES = re.compile(
+    r"打|电话|骂|催|半夜|说|欠|钱|不|没|什么|怎么|为什么|我|你|他|她|吗|呢|写|信|投诉|记录|跳过|知道"
+)
 
 
 def person_name(text: str | None) -> str | None:

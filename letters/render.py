@@ -50,12 +50,14 @@ import chinese_calendar
 from jinja2 import ChainableUndefined, Environment, FileSystemLoader
 
 import knowledge
-from channels.wechat_format import MAX_BYTES, split_utf8
 from incidents import rules
 from incidents.phones import mask_phone, mask_phones_in, normalize_phone
+from letters import registry
 
 PLACEHOLDER = "【待填写】"
-KINDS = ("lender_complaint", "regulator_complaint", "pipl_request", "police_statement", "report_12321")
+# The letter types and the facts each needs: defined once, in the knowledge
+# file (letters/registry.py).
+KINDS = registry.kinds()
 
 FIELD_LABELS = {
     "author_name": "您的姓名",
@@ -71,14 +73,6 @@ FIELD_LABELS = {
     "date": "日期",
 }
 
-_COMMON = ["author_name", "author_relation", "author_phone", "borrower_name", "lender_name"]
-REQUIRED: dict[str, list[str]] = {
-    "lender_complaint": _COMMON + ["collector_numbers", "incidents", "evidence", "date"],
-    "regulator_complaint": _COMMON + ["lender_type", "collector_numbers", "incidents", "evidence", "date"],
-    "pipl_request": ["author_name", "author_relation", "author_phone", "lender_name", "date"],
-    "police_statement": ["police_station"] + _COMMON + ["collector_numbers", "incidents", "evidence", "date"],
-    "report_12321": ["author_phone", "collector_numbers", "incidents", "date"],
-}
 
 EVIDENCE_LABELS = {
     "recording": "通话录音",
@@ -239,9 +233,9 @@ def _breach_lines(
     for breach in breaches:
         firm, possible = _basis(kb, breach.laws)
         rule = breach.rule
-        key = kb.data["incident_rules"].get(breach.key, {}).get("rule")
+        key = kb.incident_rules.get(breach.key, {}).get("rule")
         if binding is not None and key and key not in binding:
-            rule = "、".join(kb.data["rules"][r]["short"] for r in binding)
+            rule = "、".join(kb.collection_rules[r]["short"] for r in binding)
         basis = "；".join([rule] + firm + [f"可能涉及{c}" for c in possible])
         lines.append(f"{breach.summary(mask=False)}。{breach.says}（{basis}）")
     return lines
@@ -310,7 +304,7 @@ def _context(
     )
     lender_type = _text(facts.get("lender_type"))
     # "unknown" and "platform" say nothing about where a regulator complaint goes.
-    if lender_type not in kb.data["lender_types"] or not kb.lender_type(lender_type).get("complaint_channel"):
+    if lender_type not in kb.lender_types or not kb.lender_type(lender_type).get("complaint_channel"):
         lender_type = ""
 
     values: dict[str, Any] = {
@@ -327,14 +321,16 @@ def _context(
         "date": _format_date(facts.get("date")),
     }
     missing = [
-        key for key in REQUIRED[kind] if not values[key] and not (key == "evidence" and evidence is not None)
+        key
+        for key in registry.get(kind, kb).requires
+        if not values[key] and not (key == "evidence" and evidence is not None)
     ]
 
-    cfg = kb.data["letters"][kind]
+    cfg = kb.letter(kind)
     # The rules that bind this lender (§11.10: not the bank association's for a
     # micro-loan company); when the type is not known, all of them may apply.
     raw_type = _text(facts.get("lender_type"))
-    binding = kb.lender_type(raw_type)["rules"] if raw_type in kb.data["lender_types"] else None
+    binding = kb.lender_type(raw_type)["rules"] if raw_type in kb.lender_types else None
     route = {}
     if kind == "regulator_complaint" and lender_type:
         channel_key = kb.lender_type(lender_type).get("complaint_channel")
@@ -378,7 +374,9 @@ def _context(
         "per_number": _per_number(incidents),
         "laws": _law_lines(kb, cfg.get("legal_basis") or []),
         "cite": lambda key: rules.citation(kb, key),
-        "rule_names": [kb.data["rules"][r]["name"] for r in _letter_rules(cfg.get("rules") or [], binding)],
+        "rule_names": [
+            kb.collection_rules[r]["name"] for r in _letter_rules(cfg.get("rules") or [], binding)
+        ],
         "deadline": cfg["response_deadline"]["text"],
         "channel": route.get("channel") or cfg.get("channel") or "",
         "recipient": cfg.get("recipient") or "",
@@ -399,20 +397,15 @@ def render_letter(
     Missing facts appear as 【待填写】 and are listed in ``Letter.missing``;
     nothing is invented. Raises ``ValueError`` for an unknown kind.
     """
-    if kind not in KINDS:
-        raise ValueError(f"unknown letter kind {kind!r}; expected one of {KINDS}")
     kb = kb or knowledge.load()
+    if kind not in kb.letters:
+        raise ValueError(f"unknown letter kind {kind!r}; expected one of {tuple(kb.letters)}")
     context, missing = _context(kind, facts or {}, kb)
     body = _tidy(_environment().get_template(f"{kind}.j2").render(**context))
-    cfg = kb.data["letters"][kind]
-    notes = []
-    if kind == "pipl_request" and context["is_borrower"]:
-        notes.append(
-            "借款人本人的号码写在借款合同里，要求删除通常不会被支持，所以这封信只要求停止使用通讯录；"
-            "被骚扰的家人、同事可以用自己的名义写信，要求删除他们自己的号码。"
-        )
-    if kind == "regulator_complaint" and "lender_type" in missing:
-        notes.append("先确认放款机构：银行和消费金融公司向金融监管投诉，小额贷款公司向地方金融管理局投诉。")
+    cfg = kb.letter(kind)
+    # Advice that goes with the letter in some cases (the knowledge file's `notes`).
+    when = {"borrower": context["is_borrower"], "lender_type_missing": "lender_type" in missing}
+    notes = [text for case, text in (cfg.get("notes") or {}).items() if when.get(case)]
     return Letter(
         kind=kind,
         title=cfg["title"],
@@ -428,7 +421,7 @@ def response_due(kind: str, submitted_on: date, kb: knowledge.Knowledge | None =
     """When an answer to a letter sent on ``submitted_on`` is due, if the
     knowledge file gives a number of days (for ``store.add_submission``)."""
     kb = kb or knowledge.load()
-    deadline = kb.data["letters"][kind]["response_deadline"]
+    deadline = kb.letter(kind)["response_deadline"]
     if isinstance(submitted_on, datetime):
         submitted_on = submitted_on.date()
     if deadline.get("working_days"):
@@ -449,18 +442,3 @@ def _add_working_days(start: date, count: int) -> date | None:
     except NotImplementedError:
         return None
     return day
-
-
-# -- WeChat ------------------------------------------------------------------
-
-
-def split_for_wechat(text: str, limit_bytes: int = MAX_BYTES) -> list[str]:
-    """``text`` in pieces of at most ``limit_bytes`` UTF-8 bytes, in order, cut
-    where the WeChat channel cuts (``channels.wechat_format.split_utf8``).
-    Anything that is not text gives no pieces."""
-    if limit_bytes < 4:
-        raise ValueError("limit_bytes must allow one UTF-8 character (4 bytes)")
-    if not isinstance(text, str):
-        return []
-    # Lone surrogates cannot be sent as UTF-8 at all.
-    return split_utf8(text.encode("utf-8", "replace").decode("utf-8"), limit_bytes)

@@ -53,7 +53,9 @@ _EPOCH = re.compile(r"1[5-9]\d{8}\.\d")  # a Unix time with a fraction: not pers
 _LONG_DIGITS = re.compile(r"\d{7,}")
 _ALNUM = frozenset("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
 _HEX = frozenset("0123456789abcdefABCDEF")
-_CN_NUMERALS = re.compile(r"[\d零〇一二三四五六七八九幺]{7,}")
+# Runs with a Chinese numeral in them (digits alone are _LONG_DIGITS'), with their
+# fraction: "00000三0.0000000" leaves no digit run behind.
+_CN_NUMERALS = re.compile(r"(?=[\d零〇一二三四五六七八九幺]*[零〇一二三四五六七八九幺])[\d零〇一二三四五六七八九幺]{7,}(?:\.\d+)?")
 
 _SURNAMES_2 = "欧阳 司马 上官 诸葛 东方 皇甫 尉迟 公孙 慕容 长孙 宇文 司徒 夏侯 令狐 端木 申屠 南宫 独孤".split()
 _SURNAMES_1 = (

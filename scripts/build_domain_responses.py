@@ -5,6 +5,9 @@ are written from the knowledge file so that operators correct a fact in one
 place. They are plain domain responses: the safety messages are sent by
 action_safety_first, one response per bubble; the FAQ answers
 are sent by action_answer_faq (which tailors the family-liability answer).
+The letter menu (the ``letter_kind`` slot's values, its question with one
+button per letter type, and its explanation) comes from the letter registry
+(letters/registry.py), so a new letter type needs no domain edit.
 
 Usage: python scripts/build_domain_responses.py [--check]
   --check  exit 1 if the committed file is out of date (used by the tests).
@@ -22,6 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import knowledge  # noqa: E402
+from letters import registry  # noqa: E402
 
 TARGET = ROOT / "domain" / "knowledge_responses.yml"
 HEADER = (
@@ -44,13 +48,36 @@ def render(kb: knowledge.Knowledge) -> str:
         {"text": kb.fact("safety_crisis_other_stay") + "\n" + kb.fact("hotline_12356_hours")}
     ]
     responses["utter_disclaimer"] = [{"text": kb.meta["disclaimer"]}]
+    slots, letter_responses = letter_menu(kb)
+    responses.update(letter_responses)
     body = yaml.safe_dump(
-        {"version": "3.1", "responses": responses},
+        {"version": "3.1", "slots": slots, "responses": responses},
         allow_unicode=True,
         sort_keys=False,
         width=1000,
     )
     return HEADER + body
+
+
+def letter_menu(kb: knowledge.Knowledge) -> tuple[dict, dict]:
+    """The ``letter_kind`` slot and the letter menu, one entry per letter type."""
+    types = registry.letter_types(kb)
+    slots = {
+        "letter_kind": {
+            "type": "categorical",
+            "values": [t.kind for t in types],
+            "influence_conversation": False,
+            "mappings": [{"type": "custom"}],
+        }
+    }
+    buttons = [{"title": t.label, "payload": t.menu_payload} for t in types]
+    responses = {
+        "utter_ask_letter_kind": [{"text": "写哪一种？", "buttons": buttons}],
+        "utter_explain_letter_kind": [
+            {"text": f"回复编号 1 到 {len(types)} 就行，或者直接说写哪一种，比如“{types[0].label}”。"}
+        ],
+    }
+    return slots, responses
 
 
 def main() -> int:

@@ -24,14 +24,6 @@
   var TIME_GAP_MS = 5 * 60 * 1000;
   var PLACEHOLDER = "【待填写】";
 
-  var LETTER_KINDS = {
-    lender_complaint: "给平台的投诉信",
-    regulator_complaint: "给监管部门的投诉信",
-    pipl_request: "个人信息删除请求",
-    police_statement: "报警情况说明",
-    report_12321: "12321 举报材料",
-  };
-
   // ---------------------------------------------------------------- elements
   var $ = function (id) {
     return document.getElementById(id);
@@ -160,10 +152,6 @@
   var state = loadState() || freshState();
 
   // ------------------------------------------------------------ text helpers
-  function squash(text) {
-    return String(text).replace(/\s+/g, "");
-  }
-
   // Links: http(s) addresses and www. hosts, up to the first space or Chinese punctuation.
   var URL_SRC = "(?:https?:\\/\\/|www\\.)[^\\s<>\"'，。！？；：、（）【】《》「」“”‘’]+";
   // Phone numbers worth a tap: mobile numbers, landlines with area code,
@@ -357,7 +345,7 @@
     var names = document.createElement("div");
     var kind = document.createElement("p");
     kind.className = "letter-kind";
-    kind.textContent = LETTER_KINDS[letter.kind] || "文书";
+    kind.textContent = letter.label || "文书";
     var title = document.createElement("h3");
     title.className = "letter-title";
     title.textContent = letter.title;
@@ -755,10 +743,13 @@
   }
 
   function cleanLetter(custom) {
-    var title = typeof custom.title === "string" && custom.title.trim() ? custom.title : LETTER_KINDS[custom.kind] || "文书";
+    // The letter message carries its own label (letters/message.py): no list of kinds here.
+    var label = typeof custom.label === "string" && custom.label.trim() ? custom.label.trim() : "";
+    var title = typeof custom.title === "string" && custom.title.trim() ? custom.title : label || "文书";
     var docx = typeof custom.docx_base64 === "string" && /^[A-Za-z0-9+/=\s]+$/.test(custom.docx_base64) ? custom.docx_base64 : null;
     var letter = {
       kind: typeof custom.kind === "string" ? custom.kind : "",
+      label: label,
       title: title,
       body: String(custom.body),
       filename: cleanFilename(custom.filename, cleanFilename(title, "letter")),
@@ -767,28 +758,12 @@
     return letter;
   }
 
-  // "（1/3）" style part markers that a long text split into bubbles may carry.
-  var PART_MARK = /^[(（【[]\s*\d+\s*\/\s*\d+\s*[)）】\]]|[(（【[]\s*\d+\s*\/\s*\d+\s*[)）】\]]$/g;
-
-  function partOfLetter(text, bodies) {
-    var s = squash(String(text).trim().replace(PART_MARK, ""));
-    if (s.length < 12) return false;
-    return bodies.some(function (b) {
-      return b.indexOf(s) !== -1;
-    });
-  }
-
   function receive(replies) {
     var now = Date.now();
     var isLetter = function (r) {
       return r && r.custom && r.custom.type === "letter" && typeof r.custom.body === "string";
     };
-    // The same turn may carry the letter as text bubbles too (title first, for WeChat).
-    var bodies = replies.filter(isLetter).map(function (r) {
-      return squash((typeof r.custom.title === "string" ? r.custom.title : "") + r.custom.body);
-    });
     var out = [];
-    var carried = [];
     replies.forEach(function (r) {
       if (!r || typeof r !== "object") return;
       var buttons = cleanButtons(r.buttons);
@@ -797,11 +772,6 @@
       if (isLetter(r)) {
         m.letter = cleanLetter(r.custom);
       } else if (typeof r.text === "string" && r.text.trim()) {
-        if (bodies.length && partOfLetter(r.text, bodies)) {
-          // The letter's text as plain bubbles: the card already shows it.
-          carried = carried.concat(buttons);
-          return;
-        }
         m.text = r.text;
       } else if (typeof r.image === "string" && /^https?:\/\//i.test(r.image)) {
         m.text = "图片：" + r.image;
@@ -820,14 +790,6 @@
     if (erased) {
       forgetHere(out);
       return;
-    }
-    if (carried.length) {
-      if (out.length) {
-        var lastOut = out[out.length - 1];
-        lastOut.buttons = (lastOut.buttons || []).concat(carried);
-      } else {
-        out.push({ id: messageId(), from: "bot", ts: now, text: "", buttons: carried });
-      }
     }
     addMessages(out, false);
   }

@@ -1,33 +1,30 @@
-"""Letters as cards: shown once (not also as a wall of bubbles), copied,
-downloaded as .docx and .txt, kept across a reload.
+"""Letters as cards: a letter travels once (letters/message.py) and the page
+shows it as one card, copied, downloaded as .docx and .txt, kept across a
+reload.
 
 ``test_a_letter_from_the_real_bot_downloads_as_a_file`` asks the real bot
-for a letter. Until the letter actions are wired into the bot, the card is
-tested with a bot turn made by the project's own letter code (letters/) in
-the REST channel's shape, served to the page by Playwright in place of the
-bot's answer to the two messages of that turn (everything else is the real bot).
+for a letter. The other tests serve a bot turn made by the project's own
+letter code in the REST channel's shape (Playwright answers the two messages
+of that turn; everything else is the real bot), to check the card in detail.
 """
 
 from __future__ import annotations
 
-import base64
 import io
 import json
 import re
 import time
 import zipfile
+from datetime import date
 
 import docx
-import pytest
 
-from letters import render_letter, split_for_wechat
-from letters.docx_export import to_docx_bytes
-from tests.browser.conftest import ARTIFACTS, PAGE, ROOT, WEBHOOK
-
-LETTER_ACTIONS = sorted((ROOT / "actions").glob("letter*.py"))
+from letters import registry, render_letter
+from letters.message import letter_message
+from tests.browser.conftest import ARTIFACTS, PAGE, WEBHOOK
 
 
-def letter_payload() -> tuple[dict, list[str]]:
+def letter_payload() -> dict:
     letter = render_letter(
         "lender_complaint",
         {
@@ -37,17 +34,7 @@ def letter_payload() -> tuple[dict, list[str]]:
             "date": "2026年11月28日",
         },
     )
-    custom = {
-        "type": "letter",
-        "kind": letter.kind,
-        "title": letter.title,
-        "body": letter.body,
-        "filename": f"{letter.title}-20261128.docx",
-        "docx_base64": base64.b64encode(to_docx_bytes(letter)).decode("ascii"),
-        "missing": letter.missing_labels,
-    }
-    # As actions/letters.py sends it: title and body as WeChat-sized texts, then the payload.
-    return custom, split_for_wechat(letter.text, 900)
+    return letter_message(letter, date(2026, 11, 28))
 
 
 def fulfil(route, messages) -> None:
@@ -58,7 +45,7 @@ def fulfil(route, messages) -> None:
     )
 
 
-def serve_letter_turns(page, custom, pieces) -> None:
+def serve_letter_turns(page, custom) -> None:
     """The bot's answers to "帮我写一封给平台的投诉信" and "确认生成", as the
     letter actions will send them; other messages go to the real bot."""
 
@@ -69,11 +56,17 @@ def serve_letter_turns(page, custom, pieces) -> None:
             fulfil(
                 route,
                 [
-                    {"recipient_id": "x", "text": "好的。信里会写：您是借款人的父母，放款机构是重庆蚂蚁消费金融有限公司。"},
+                    {
+                        "recipient_id": "x",
+                        "text": "好的。信里会写：您是借款人的父母，放款机构是重庆蚂蚁消费金融有限公司。",
+                    },
                     {
                         "recipient_id": "x",
                         "text": "信息都对的话，点“确认生成”。",
-                        "buttons": [{"title": "确认生成", "payload": "确认生成"}, {"title": "改一下", "payload": "改一下"}],
+                        "buttons": [
+                            {"title": "确认生成", "payload": "确认生成"},
+                            {"title": "改一下", "payload": "改一下"},
+                        ],
                     },
                 ],
             )
@@ -81,7 +74,6 @@ def serve_letter_turns(page, custom, pieces) -> None:
             fulfil(
                 route,
                 [{"recipient_id": "x", "text": "信写好了。标着【待填写】的地方，请提交前补上。"}]
-                + [{"recipient_id": "x", "text": piece} for piece in pieces]
                 + [{"recipient_id": "x", "custom": custom}]
                 + [
                     {
@@ -112,12 +104,11 @@ def check_docx_download(page, card, title: str) -> None:
 
 
 def test_a_letter_card_copies_and_downloads(chat, context):
-    """Interim (recorded bot turn): the card, its buttons, no duplicate bubbles."""
-    custom, pieces = letter_payload()
-    assert len(pieces) >= 2  # the letter also comes as several text bubbles
+    """The card, its label from the letter message, its buttons, no letter bubbles."""
+    custom = letter_payload()
     page = chat.page
     context.grant_permissions(["clipboard-read", "clipboard-write"], origin=PAGE.rstrip("/"))
-    serve_letter_turns(page, custom, pieces)
+    serve_letter_turns(page, custom)
     chat.open().wait_welcome()
 
     chat.say("帮我写一封给平台的投诉信")
@@ -127,7 +118,7 @@ def test_a_letter_card_copies_and_downloads(chat, context):
 
     card = page.locator(".letter-card")
     assert card.count() == 1
-    assert card.locator(".letter-kind").text_content() == "给平台的投诉信"
+    assert card.locator(".letter-kind").text_content() == registry.label("lender_complaint")
     assert card.locator(".letter-title").text_content() == custom["title"]
     # The letter's text bubbles are not shown again beside the card.
     bot_bubbles = page.locator(".row-bot .bubble").all_text_contents()
@@ -167,10 +158,10 @@ def test_a_letter_card_copies_and_downloads(chat, context):
 
 
 def test_a_letter_without_a_word_file_offers_text(chat):
-    custom, pieces = letter_payload()
+    custom = letter_payload()
     del custom["docx_base64"]
     page = chat.page
-    serve_letter_turns(page, custom, pieces)
+    serve_letter_turns(page, custom)
     chat.open().wait_welcome()
     chat.say("帮我写一封给平台的投诉信")
     before = chat.bot_rows()
@@ -184,9 +175,6 @@ def test_a_letter_without_a_word_file_offers_text(chat):
     assert info.value.suggested_filename == custom["filename"].removesuffix(".docx") + ".txt"
 
 
-@pytest.mark.skipif(
-    not LETTER_ACTIONS, reason="the letter actions (actions/letters*.py) are not wired into the bot yet"
-)
 def test_a_letter_from_the_real_bot_downloads_as_a_file(chat):
     chat.open().wait_welcome()
     page = chat.page
@@ -207,7 +195,7 @@ def test_a_letter_from_the_real_bot_downloads_as_a_file(chat):
     title = card.locator(".letter-title").text_content()
     body = card.locator(".letter-body").text_content()
     assert "【待填写】" in body  # skipped facts stay open
-    # The letter's WeChat-sized text bubbles of that turn are not shown beside the card.
+    # The letter travels once: no bubble of that turn repeats it beside the card.
     letter = re.sub(r"\s+", "", title + body)
     for text in page.locator(".row-bot .bubble").all_text_contents():
         text = re.sub(r"\s+", "", text.removeprefix("安心说："))

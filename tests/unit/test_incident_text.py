@@ -2,10 +2,10 @@
 
 import pytest
 
-from actions.letters import definite_legal_name, kind_in
-from channels.wechat_format import messages_to_text
+from actions.letters import definite_legal_name
 from incidents import text as incident_text
 from letters.fields import person_name
+from letters.registry import kind_in
 from nlu.text import normalize
 
 
@@ -93,14 +93,6 @@ def test_legal_names_are_used_only_when_certain():
 )
 def test_person_name(text, name):
     assert person_name(text) == name
-
-
-def test_wechat_shows_the_letter_once():
-    messages = [
-        {"text": "关于催收行为的投诉\n\n正文"},
-        {"custom": {"type": "letter", "title": "关于催收行为的投诉"}},
-    ]
-    assert messages_to_text(messages).count("关于催收行为的投诉") == 1
 
 
 @pytest.mark.parametrize(

@@ -10,9 +10,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import knowledge
-from letters import KINDS, PLACEHOLDER, render_letter, response_due, split_for_wechat
+from channels.wechat_format import format_reply, split_utf8
+from letters import KINDS, PLACEHOLDER, registry, render_letter, response_due
 from letters.docx_export import to_docx_bytes
-from letters.render import FIELD_LABELS, REQUIRED
+from letters.message import letter_message
+from letters.render import FIELD_LABELS
 
 COLLECTOR = "13812345678"
 COLLECTOR_LANDLINE = "0755-12345678"
@@ -125,7 +127,10 @@ def test_no_promise_to_pay_and_the_no_debt_sentence(kind, relation):
         assert promise not in text, (kind, relation, promise)
     # A guarantor did agree to answer for the debt; a borrower owes it; for a
     # spouse it is the court's question (§11.5), for an heir the estate's.
-    assert (NO_DEBT in text) is (relation not in ("borrower", "guarantor", "spouse", "heir")), (kind, relation)
+    assert (NO_DEBT in text) is (relation not in ("borrower", "guarantor", "spouse", "heir")), (
+        kind,
+        relation,
+    )
     if relation == "spouse" and kind in ("lender_complaint", "regulator_complaint"):
         assert "夫妻共同债务，应由人民法院依法认定" in text
 
@@ -153,7 +158,7 @@ def test_a_micro_loan_letter_cites_the_rules_that_bind_it():
 def test_missing_facts_are_placeholders_never_invented(kind):
     letter = render_letter(kind, {})
     assert PLACEHOLDER in letter.body
-    assert letter.missing == REQUIRED[kind]
+    assert letter.missing == list(registry.get(kind).requires)
     assert all(label in FIELD_LABELS.values() for label in letter.missing_labels)
     # Nothing made up: no date, no name, no number but hotlines from the knowledge file.
     assert not re.search(r"\d{4}年", letter.body)
@@ -263,35 +268,44 @@ def test_response_due():
     assert response_due("regulator_complaint", date(2026, 11, 28)) is None
 
 
-# -- WeChat ----------------------------------------------------------------------
+# -- WeChat: the letter message rendered as texts -------------------------------
+
+
+def _as_collected(letter) -> dict:
+    """The letter message as the WeChat channel collects it from Rasa."""
+    return {"recipient_id": "u", "custom": letter_message(letter, date(2026, 12, 4))}
 
 
 @pytest.mark.parametrize("limit", [64, 300, 2048])
-def test_split_for_wechat_respects_the_byte_limit(limit):
-    text = _body("lender_complaint").text * 3
-    chunks = split_for_wechat(text, limit)
+def test_a_letter_on_wechat_is_its_title_and_body_within_the_byte_limit(limit):
+    letter = _body("lender_complaint")
+    before = {"recipient_id": "u", "text": "好的，信写好了。"}
+    after = {"recipient_id": "u", "text": "交给：放款机构的消费者投诉部门。"}
+    chunks = format_reply([before, _as_collected(letter), after], limit)
     assert all(0 < len(c.encode("utf-8")) <= limit for c in chunks)
-    assert re.sub(r"\s", "", "".join(chunks)) == re.sub(r"\s", "", text)
+    assert chunks[0] == "好的，信写好了。"  # the letter starts a text of its own
+    assert chunks[1].startswith(letter.title[: len(chunks[1])].strip()[:10])
+    assert chunks[-1] == "交给：放款机构的消费者投诉部门。"
+    assert re.sub(r"\s", "", "".join(chunks[1:-1])) == re.sub(r"\s", "", letter.text)
 
 
-def test_split_for_wechat_prefers_paragraphs():
+def test_the_letter_is_sent_once_with_its_label():
+    letter = _body("police_statement")
+    message = letter_message(letter, date(2026, 12, 4))
+    assert message["type"] == "letter" and message["label"] == registry.label("police_statement")
+    assert message["body"] == letter.body and message["filename"].endswith("20261204.docx")
+
+
+def test_wechat_splitting_prefers_paragraphs():
     paragraphs = ["第一段" + "字" * 300, "第二段" + "字" * 300, "第三段" + "字" * 300]
-    chunks = split_for_wechat("\n\n".join(paragraphs), 2048)
+    chunks = split_utf8("\n\n".join(paragraphs), 2048)
     assert chunks == ["\n\n".join(paragraphs[:2]), paragraphs[2]]
-
-
-def test_split_for_wechat_short_text_and_edge_cases():
-    assert split_for_wechat("你好") == ["你好"]
-    assert split_for_wechat("   ") == []
-    assert split_for_wechat("😀" * 10, 4) == ["😀"] * 10
-    with pytest.raises(ValueError):
-        split_for_wechat("abc", 3)
 
 
 @settings(max_examples=200, deadline=None)
 @given(st.text(), st.integers(min_value=4, max_value=300))
-def test_split_for_wechat_property(text, limit):
-    chunks = split_for_wechat(text, limit)
+def test_wechat_splitting_property(text, limit):
+    chunks = split_utf8(text, limit)
     assert all(0 < len(c.encode("utf-8")) <= limit for c in chunks)
     clean = text.encode("utf-8", "replace").decode("utf-8")
     assert re.sub(r"\s", "", "".join(chunks)) == re.sub(r"\s", "", clean)
@@ -314,8 +328,8 @@ def test_docx_opens_again_with_the_letter(kind):
 
 
 def test_letters_in_the_knowledge_file_resolve(kb):
-    assert set(kb.data["letters"]) == set(KINDS)
-    for kind, cfg in kb.data["letters"].items():
+    assert set(kb.letters) == set(KINDS)
+    for kind, cfg in kb.letters.items():
         for law in cfg.get("legal_basis", []):
             assert law in kb.laws, f"{kind} cites unknown law {law}"
         for rule in cfg.get("rules", []):

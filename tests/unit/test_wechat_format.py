@@ -39,13 +39,17 @@ def test_buttons_without_text_and_without_titles():
 
 
 def test_custom_payloads_give_their_title_and_text():
-    notice = {"custom": {"type": "notice", "title": "致催收公司的告知函", "text": "本人并非借款人……", "pdf": "x"}}
+    notice = {
+        "custom": {"type": "notice", "title": "致催收公司的告知函", "text": "本人并非借款人……", "pdf": "x"}
+    }
     assert messages_to_text([notice]) == "致催收公司的告知函\n本人并非借款人……"
     nested = {"custom": {"custom": {"type": "notice", "text": "正文"}}}
     assert messages_to_text([nested]) == "正文"
-    # A letter's text comes as its own messages; its card (for the web widget) adds nothing on WeChat.
-    letter = {"custom": {"type": "letter", "title": "关于催收行为的投诉", "body": "正文"}}
-    assert messages_to_text([letter]) == ""
+    # A letter travels once, as its message: on WeChat, its title and body.
+    letter = {
+        "custom": {"type": "letter", "title": "关于催收行为的投诉", "body": "正文", "docx_base64": "UEs="}
+    }
+    assert messages_to_text([letter]) == "关于催收行为的投诉\n\n正文"
     assert messages_to_text([{"custom": "not a dict"}]) == ""
 
 
