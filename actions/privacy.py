@@ -11,6 +11,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.form_kit import FormKit, confirmation
+from evidence import store as evidence_store
 from incidents.store import get_store
 
 
@@ -44,7 +45,11 @@ class ActionEraseMyData(Action):
             dispatcher.utter_message(response="utter_erase_cancelled")
             return [SlotSet("erase_confirmed", None)]
         removed = await asyncio.to_thread(get_store().delete_all, tracker.sender_id)
+        # The evidence files too (rows, bytes and the owner's folder: evidence/store.py).
+        files = await asyncio.to_thread(evidence_store.get_store().delete_all, tracker.sender_id)
         dispatcher.utter_message(response="utter_data_erased", count=removed)
+        if files:
+            dispatcher.utter_message(response="utter_evidence_erased", count=files)
         # Tells the web widget to forget its copy of the conversation too.
         dispatcher.utter_message(json_message={"type": "data_erased"})
         return [SlotSet("erase_confirmed", None), SlotSet("data_erased", True)]

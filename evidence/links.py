@@ -104,3 +104,69 @@ def verify(token: object, owner: str, subject: str, *, now: float | None = None)
 def link_path(owner: str, subject: str, ttl: int = DEFAULT_TTL, *, now: float | None = None) -> str:
     """The path part of a download link (the channel puts its own address in front)."""
     return f"/evidence/{owner}/{subject}?t={make_token(owner, subject, ttl, now=now)}"
+
+
+# -- one path segment: what the web routes take (/webhooks/evidence/file/<token>) ------------------
+
+
+def _pack_key() -> bytes:
+    return base64.urlsafe_b64encode(hashlib.sha256(b"anxin-evidence-pack\n" + secret()).digest())
+
+
+def seal_sender(sender_id: str) -> str:
+    """The sender id encrypted and authenticated (Fernet) for a pack link: the pack
+    needs the incident log, kept by sender id; the link must not show it."""
+    from cryptography.fernet import Fernet
+
+    return Fernet(_pack_key()).encrypt(sender_id.encode("utf-8")).decode("ascii")
+
+
+def open_sender(sealed: str) -> str:
+    from cryptography.fernet import Fernet, InvalidToken
+
+    try:
+        return Fernet(_pack_key()).decrypt(sealed.encode("ascii")).decode("utf-8")
+    except (InvalidToken, ValueError, UnicodeError):
+        raise LinkRefused("bad") from None
+
+
+def make_path_token(
+    owner: str,
+    subject: str,
+    ttl: int = DEFAULT_TTL,
+    *,
+    sender_id: str | None = None,
+    now: float | None = None,
+) -> str:
+    """``<owner>.<subject>.<expiry>.<signature>[.<sealed sender>]``: one URL path segment
+    (owner keys are hex, file ids and signatures URL-safe base64, none has a dot)."""
+    if "." in owner or "." in subject:
+        raise ValueError("owner and subject must not contain dots")
+    token = f"{owner}.{subject}.{make_token(owner, subject, ttl, now=now)}"
+    return f"{token}.{seal_sender(sender_id)}" if sender_id is not None else token
+
+
+def verify_path_token(
+    value: object, subject_kind: str = "file", *, now: float | None = None
+) -> tuple[Grant, str | None]:
+    """The grant of a path token (and the sender id it seals, for a pack); ``LinkRefused``
+    for anything forged, changed, for another owner or file, or expired."""
+    if not isinstance(value, str) or len(value) > 600:
+        raise LinkRefused("bad")
+    parts = value.split(".")
+    if len(parts) not in (4, 5):
+        raise LinkRefused("bad")
+    owner, subject, expires, signature = parts[:4]
+    if (subject == "pack") != (subject_kind == "pack"):
+        raise LinkRefused("bad")
+    grant = verify(f"{expires}.{signature}", owner, subject, now=now)
+    sender = None
+    if subject_kind == "pack":
+        if len(parts) != 5:
+            raise LinkRefused("bad")
+        sender = open_sender(parts[4])
+        from evidence.store import owner_key
+
+        if owner_key(sender) != owner:
+            raise LinkRefused("bad")
+    return grant, sender

@@ -55,6 +55,20 @@ if ! grep -q 'X-Anxin-Action-Secret: *\${ANXIN_ACTION_SECRET}' "$ENDPOINTS"; the
   echo '      X-Anxin-Action-Secret: ${ANXIN_ACTION_SECRET}' >&2
   exit 1
 fi
+# Evidence download links are signed with ANXIN_EVIDENCE_SECRET (evidence/links.py): the action
+# server makes them, the Rasa processes check them. Unless given, one random secret per install,
+# kept in var/evidence.secret (owner-only), so a link given before a restart still works until it
+# expires. Several machines (scaled profile) must be given the same one.
+if [[ -z "${ANXIN_EVIDENCE_SECRET:-}" ]]; then
+  secret_file=var/evidence.secret
+  if [[ ! -s "$secret_file" ]]; then
+    mkdir -p var
+    (umask 077 && "$PY" -c 'import secrets; print(secrets.token_hex(32))' >"$secret_file.tmp" \
+      && mv "$secret_file.tmp" "$secret_file")
+  fi
+  ANXIN_EVIDENCE_SECRET=$(<"$secret_file")
+fi
+export ANXIN_EVIDENCE_SECRET
 
 read -r -a backends <<<"${RASA_BACKEND_PORTS:-}"
 if ((${#backends[@]})) && [[ ! -x "${ANXIN_NGINX:-}" ]]; then

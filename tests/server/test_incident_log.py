@@ -122,7 +122,8 @@ def test_five_letters_are_filled_from_the_conversation(mother, logged):
     assert "本人不是借款人" in body, "a relative never promises to pay"
     assert "借款人：【待填写】" in body, "the skipped name is left blank, not invented"
     chat = [m["text"] for m in messages if m.get("text")]
-    assert all(len(t.encode("utf-8")) <= 2048 for t in chat), "each bubble fits WeChat's cap"
+    assert not any("本人不是借款人" in t or card["title"] in t for t in chat), "the letter travels once"
+    assert card["label"] == "给放款机构的投诉信"
     assert "不构成任何还款承诺" in body
 
     regulator = _card(_letter(mother, "再写一份给金融监管的投诉"))

@@ -282,3 +282,24 @@ def test_retries_of_a_late_message_are_delivered_once(slow_servers, api):
         if e.get("message_id") == str(msg_id)
     ]
     assert len(events) == 1
+
+
+def test_a_letter_on_wechat_comes_once_as_texts_within_the_cap(wechat, api):
+    # Ask for the 12321 report (it needs only the user's number), skip it, confirm.
+    reply = wechat.text("帮我写12321举报").content
+    for _ in range(4):
+        if "确认生成" in reply:
+            break
+        reply = wechat.text("跳过").content
+    assert "确认生成" in reply, reply
+    first = wechat.text("确认生成").content
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and not any("工单号" in p for p in api.messages_to(wechat.openid)):
+        time.sleep(0.2)
+    pieces = [first, *api.messages_to(wechat.openid)]
+    assert all(len(p.encode("utf-8")) <= 2048 for p in pieces)
+    whole = "\n".join(pieces)
+    assert whole.count("骚扰电话和短信举报") == 1, whole  # the letter's title, once
+    # The letter starts a text of its own, and what follows tells where to send it.
+    assert any(p.startswith("骚扰电话和短信举报") for p in pieces), pieces
+    assert "12321" in whole and "工单号" in whole

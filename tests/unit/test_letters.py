@@ -119,6 +119,15 @@ def test_long_descriptions_are_shortened():
     assert "骂" * 301 not in text
 
 
+def test_a_letter_type_may_quote_shorter(kb):
+    """``quote_limit`` in the knowledge file (12321's form has short boxes)."""
+    limit = kb.letter("report_12321")["quote_limit"]
+    long = [{**INCIDENTS[0], "description": "骂" * 1000}]
+    text = _body("report_12321", incidents=long).text
+    assert "骂" * limit + "……（以下略）" in text
+    assert "骂" * (limit + 1) not in text
+
+
 @pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("relation", ["parent", "spouse", "colleague", "friend", "borrower", "guarantor"])
 def test_no_promise_to_pay_and_the_no_debt_sentence(kind, relation):

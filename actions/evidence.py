@@ -1,0 +1,262 @@
+"""The evidence locker's dialogue (issue #15): a file came in, confirm, then log; the pack.
+
+- ``action_receive_evidence`` (after ``/evidence_received``, which only the
+  evidence channel sends: channels/evidence.py): the proposal travels in the
+  message's metadata; it is kept in ``evidence_pending`` and ``evidence_form``
+  asks: for a screenshot "我从截图里读到：… 记为 N 条来电记录？" (记下 / 不用记),
+  for a recording without a description a one-line description.
+- ``action_confirm_evidence`` (when the form ends): on yes one incident per
+  proposed entry (incidents/store.py), each linked to the file, and what was
+  saved read back; on no nothing is logged and the file is kept; the slots
+  are cleared either way.
+- ``action_evidence_pack``: a signed link to the evidence pack (.zip).
+
+Nothing here logs; the file's content never leaves the stores.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from datetime import datetime
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions.form_kit import FormKit, answer_text, confirmation
+from evidence import links
+from evidence import store as evidence_store
+from incidents.phones import mask_phone
+from incidents.store import get_store as get_incident_store
+
+FORM_SLOTS = ("evidence_confirmed", "evidence_description")
+PENDING = "evidence_pending"
+ENV_PUBLIC_URL = "ANXIN_PUBLIC_URL"
+PACK_PATH = "/webhooks/evidence/pack/"
+PACK_TTL = links.DEFAULT_TTL
+MAX_READBACK = 12
+# Besides a yes (advisor/answers.py; "不用记" is a no there), what says "log them".
+LOG_WORDS = ("记下", "记上", "记吧", "要记", "都记")
+
+
+def received_evidence(tracker: Tracker) -> dict[str, Any] | None:
+    """The ``evidence`` metadata of the latest user message, if any."""
+    for event in reversed(tracker.events or []):
+        if event.get("event") == "user":
+            metadata = event.get("metadata") or {}
+            value = metadata.get("evidence") if isinstance(metadata, dict) else None
+            return value if isinstance(value, dict) else None
+    return None
+
+
+def clear() -> list[dict[str, Any]]:
+    return [SlotSet(PENDING, None), *(SlotSet(slot, None) for slot in FORM_SLOTS)]
+
+
+def pack_link(sender_id: str, ttl: int = PACK_TTL) -> str:
+    """Where the pack is downloaded: the public address when set, else a path on the Rasa server."""
+    owner = evidence_store.owner_key(sender_id)
+    token = links.make_path_token(owner, "pack", ttl, sender_id=sender_id)
+    base = os.environ.get(ENV_PUBLIC_URL, "").strip().rstrip("/")
+    return f"{base}{PACK_PATH}{token}"
+
+
+def _when(value: str | None) -> str:
+    try:
+        moment = datetime.fromisoformat(value) if value else None
+    except ValueError:
+        moment = None
+    return f"{moment.month}月{moment.day}日 {moment:%H:%M}" if moment else ""
+
+
+class ActionReceiveEvidence(Action):
+    def name(self) -> str:
+        return "action_receive_evidence"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[dict[str, Any]]:
+        evidence = received_evidence(tracker) or {}
+        file_id = evidence.get("file_id")
+        store = evidence_store.get_store()
+        record = await asyncio.to_thread(store.get, tracker.sender_id, file_id) if file_id else None
+        if record is None:  # not a file of this user: nothing to confirm
+            dispatcher.utter_message(response="utter_evidence_not_found")
+            return clear()
+        dispatcher.utter_message(
+            response="utter_evidence_saved",
+            kind="截图" if record.kind == "image" else "录音",
+            sha=record.sha256[:12],
+            received=f"{record.received_beijing:%Y-%m-%d %H:%M}",
+        )
+        description = " ".join(str(evidence.get("description") or "").split())[
+            : evidence_store.MAX_DESCRIPTION
+        ]
+        if record.kind == "audio":
+            if description:
+                await asyncio.to_thread(store.describe, tracker.sender_id, record.id, description)
+                dispatcher.utter_message(response="utter_evidence_described", description=description)
+                return clear()
+            return [*clear(), SlotSet(PENDING, {"file_id": record.id, "kind": "audio"})]
+        proposed = [e for e in evidence.get("proposed") or [] if isinstance(e, dict)]
+        summary = str(evidence.get("summary") or "")
+        if not proposed:
+            dispatcher.utter_message(response="utter_evidence_nothing_read", summary=summary or None)
+            return clear()
+        pending = {"file_id": record.id, "kind": "image", "proposed": proposed, "summary": summary}
+        return [*clear(), SlotSet(PENDING, pending)]
+
+
+class ValidateEvidenceForm(FormKit):
+    """What the form asks depends on the file: a yes / no for a screenshot's
+    entries, a one-line description for a recording."""
+
+    move_on_quietly = frozenset(FORM_SLOTS)
+
+    def name(self) -> str:
+        return "validate_evidence_form"
+
+    async def required_slots(
+        self, domain_slots: list[str], dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[str]:
+        pending = tracker.get_slot(PENDING) or {}
+        if not isinstance(pending, dict):
+            return []
+        if pending.get("kind") == "image" and pending.get("proposed"):
+            return ["evidence_confirmed"]
+        if pending.get("kind") == "audio":
+            return ["evidence_description"]
+        return []
+
+    async def extract_evidence_confirmed(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        if not self.asked(tracker, "evidence_confirmed"):
+            return {}
+        answer = confirmation(tracker)
+        if answer is None and any(word in answer_text(tracker) for word in LOG_WORDS):
+            answer = True  # the button "记下", or "记上吧"
+        if answer is None:  # explain once, then log nothing
+            return self.missed(dispatcher, tracker, domain, "evidence_confirmed", fallback=False)
+        return {"evidence_confirmed": answer}
+
+    async def extract_evidence_description(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        if not self.asked(tracker, "evidence_description"):
+            return {}
+        text = " ".join(answer_text(tracker).split())[: evidence_store.MAX_DESCRIPTION]
+        if not text or text.startswith("/"):
+            return self.missed(dispatcher, tracker, domain, "evidence_description", fallback="")
+        return {"evidence_description": text}
+
+
+class ActionAskEvidenceConfirmed(Action):
+    """The form's question: what was read, and "记为 N 条…？"."""
+
+    def name(self) -> str:
+        return "action_ask_evidence_confirmed"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[dict[str, Any]]:
+        pending = tracker.get_slot(PENDING) or {}
+        dispatcher.utter_message(
+            response="utter_ask_evidence_confirmed", summary=pending.get("summary") or ""
+        )
+        return []
+
+
+def log_entries(sender_id: str, pending: dict[str, Any]) -> tuple[list[Any], int]:
+    """One incident per proposed entry with a day; linked to the file. (saved, skipped)"""
+    incidents = get_incident_store()
+    saved, skipped = [], 0
+    for entry in pending.get("proposed") or []:
+        try:
+            occurred = datetime.fromisoformat(entry["occurred_at"]) if entry.get("occurred_at") else None
+        except (TypeError, ValueError):
+            occurred = None
+        if occurred is None:
+            skipped += 1  # the day was not read: nothing is invented
+            continue
+        saved.append(
+            incidents.add(
+                sender_id,
+                occurred_at=occurred.replace(tzinfo=None),
+                time_text=entry.get("time_text") or "",
+                time_precision=entry.get("time_precision"),
+                caller_number=entry.get("caller_number"),
+                description=entry.get("description") or "",
+                behaviours=entry.get("behaviours") or [],
+                evidence=entry.get("evidence") or [],
+                attempts=entry.get("attempts") or 1,
+            )
+        )
+    if saved:
+        evidence_store.get_store().link_incidents(sender_id, pending["file_id"], [i.id for i in saved])
+    return saved, skipped
+
+
+class ActionConfirmEvidence(Action):
+    def name(self) -> str:
+        return "action_confirm_evidence"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[dict[str, Any]]:
+        pending = tracker.get_slot(PENDING)
+        if not isinstance(pending, dict) or not pending.get("file_id"):
+            return clear()
+        sender = tracker.sender_id
+        store = evidence_store.get_store()
+        if await asyncio.to_thread(store.get, sender, pending["file_id"]) is None:
+            dispatcher.utter_message(response="utter_evidence_not_found")
+            return clear()
+        if pending.get("kind") == "audio":
+            description = tracker.get_slot("evidence_description") or ""
+            if description:
+                await asyncio.to_thread(store.describe, sender, pending["file_id"], description)
+                dispatcher.utter_message(response="utter_evidence_described", description=description)
+            else:
+                dispatcher.utter_message(response="utter_evidence_kept")
+            return clear()
+        if tracker.get_slot("evidence_confirmed") is not True:
+            dispatcher.utter_message(response="utter_evidence_not_logged")
+            return clear()
+        saved, skipped = await asyncio.to_thread(log_entries, sender, pending)
+        if saved:
+            lines = [
+                f"第 {i.id} 条：{_when(i.occurred_at.isoformat())} {mask_phone(i.caller_number) if i.caller_number else ''}"
+                f"{'（' + str(i.attempts) + ' 次）' if i.attempts > 1 else ''}".rstrip()
+                for i in saved[:MAX_READBACK]
+            ]
+            if len(saved) > MAX_READBACK:
+                lines.append(f"……（共 {len(saved)} 条）")
+            dispatcher.utter_message(
+                response="utter_evidence_logged", count=len(saved), lines="\n".join(lines)
+            )
+        if skipped:
+            dispatcher.utter_message(response="utter_evidence_undated", count=skipped)
+        return clear()
+
+
+class ActionEvidencePack(Action):
+    def name(self) -> str:
+        return "action_evidence_pack"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[dict[str, Any]]:
+        sender = tracker.sender_id
+        files = await asyncio.to_thread(evidence_store.get_store().list, sender)
+        if not files:
+            dispatcher.utter_message(response="utter_evidence_pack_empty")
+            return []
+        link = pack_link(sender)
+        dispatcher.utter_message(response="utter_evidence_pack", link=link, count=len(files))
+        # The web chat shows a download button for this (as data_erased tells it to forget).
+        dispatcher.utter_message(json_message={"type": "evidence_pack", "url": link})
+        return []

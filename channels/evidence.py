@@ -1,0 +1,279 @@
+"""Evidence uploads and downloads for the web chat (issue #15), at /webhooks/evidence/...
+
+- ``POST /webhooks/evidence/upload`` (multipart: ``file``, ``sender``, optional
+  ``description``, one line): the body is read as a stream and refused past
+  ``MAX_BODY`` (20 MB + a margin for the form) with 413, whatever Sanic's own
+  cap (``SANIC_REQUEST_MAX_SIZE``, 1 MiB without an API token) says; the file
+  is checked (evidence/files.py), stored with its hash (evidence/store.py,
+  channel ``web``), an image is read by OCR off the event loop (evidence/ocr.py)
+  and turned into proposed entries (evidence/extract.py); then the bot gets
+  ``/evidence_received`` for that sender with the proposal in the message's
+  metadata (actions/evidence.py shows it and asks before logging anything).
+  Answer: ``{"file": {...}, "messages": [...]}``. A refused file: 400 / 413 /
+  415 with ``{"error": <sentence for the user>}``; nothing stored is touched.
+- ``GET /webhooks/evidence/file/<token>`` and ``GET /webhooks/evidence/pack/<token>``:
+  one file, or the evidence pack (.zip), for a signed, expiring link
+  (evidence/links.py ``make_path_token``); anything else is 403.
+
+Guarded as the other channels: per-sender rate limit (channels/ratelimit.py,
+shared with them), browser pages only from ``ANXIN_CORS_ORIGIN``
+(channels/socketio.py), at most ``MAX_FILES_AT_ONCE`` uploads of one sender
+at a time in a process (429 above). ``/evidence_received`` goes to Rasa
+directly, not through channels/payloads.py (which would defuse it as typed
+text): a user typing it in another channel still gets it defused.
+
+Logs name neither the file, its bytes, its name, nor what OCR read; the
+sender only as a hash.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import Counter
+from datetime import datetime
+from typing import Any
+
+from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+from channels.guard import OnNewMessage, default_limiter
+from channels.ratelimit import sender_key
+from channels.socketio import allowed_origins
+from evidence import extract, files, links
+from evidence import store as evidence_store
+from evidence.texts import text
+from privacy import logs as privacy_logs
+
+logger = logging.getLogger(__name__)
+
+CHANNEL = "web"  # what the store records as the file's source
+MAX_BODY = files.MAX_BYTES + 256 * 1024  # the file, plus the form around it
+MAX_SENDER = 128
+MAX_DESCRIPTION = 200
+STATUS = {"too_big": 413, "not_allowed": 415, "pdf": 415, "heic": 415, "mismatch": 415}
+
+
+def error(message: str, status: int) -> HTTPResponse:
+    return response.json({"error": message}, status=status, ensure_ascii=False)
+
+
+def refusal(refused: files.Refused) -> HTTPResponse:
+    return error(refused.message, STATUS.get(refused.reason, 400))
+
+
+async def read_body(request: Request, limit: int = MAX_BODY) -> bytes | None:
+    """The body, or None as soon as it is over ``limit`` (the rest is not read)."""
+    length = request.headers.get("content-length", "")
+    if length.isdigit() and int(length) > limit:
+        return None
+    if request.stream is None:
+        body = request.body or b""
+        return body if len(body) <= limit else None
+    body = bytearray()
+    while True:
+        chunk = await request.stream.read()
+        if chunk is None:
+            break
+        body += chunk
+        if len(body) > limit:
+            return None
+    return bytes(body)
+
+
+def one_line(value: Any, limit: int = MAX_DESCRIPTION) -> str:
+    value = value if isinstance(value, str) else ""
+    return " ".join(value.split())[:limit]
+
+
+def plain(entry: dict[str, Any]) -> dict[str, Any]:
+    """A proposed entry as JSON (the time as ISO text; it travels in a slot)."""
+    return {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in entry.items()}
+
+
+async def read_image(data: bytes, received: datetime) -> tuple[list[dict[str, Any]], str]:
+    """Proposed entries and the confirmation text for a screenshot (OCR off the loop)."""
+    from evidence import ocr  # heavy (onnxruntime) only once an image arrives
+
+    result = await ocr.read_lines_async(data)
+    reading = extract.read(result, now=received)
+    return [plain(e) for e in extract.proposed_entries(reading)], extract.summary(reading)
+
+
+def file_json(record: evidence_store.EvidenceFile) -> dict[str, Any]:
+    return {
+        "id": record.id,
+        "sha256": record.sha256,
+        "size": record.size,
+        "type": record.file_type,
+        "kind": record.kind,
+        "received_at_beijing": record.received_beijing.isoformat(timespec="seconds"),
+    }
+
+
+class EvidenceInput(InputChannel):
+    """Uploads (web chat) and signed downloads of evidence files and the pack."""
+
+    @classmethod
+    def name(cls) -> str:
+        return "evidence"
+
+    @classmethod
+    def from_credentials(cls, credentials: dict[str, Any] | None) -> InputChannel:
+        return cls()
+
+    def __init__(self, store: evidence_store.EvidenceStore | None = None, incident_store: Any = None) -> None:
+        self._store = store
+        self._incidents = incident_store
+        self._uploading: Counter[str] = Counter()
+
+    @property
+    def store(self) -> evidence_store.EvidenceStore:
+        return self._store or evidence_store.get_store()
+
+    @property
+    def incidents(self) -> Any:
+        if self._incidents is not None:
+            return self._incidents
+        from incidents.store import get_store
+
+        return get_store()
+
+    def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
+        privacy_logs.install()
+        blueprint = Blueprint("evidence_webhook", __name__)
+        origins = allowed_origins()
+
+        @blueprint.route("/", methods=["GET"])
+        async def health(request: Request) -> HTTPResponse:
+            return response.json({"status": "ok"})
+
+        # stream=True: Sanic's app-wide cap is lifted for this route, ours applies,
+        # and an oversized body is refused without being read whole.
+        @blueprint.route("/upload", methods=["POST"], stream=True)
+        async def upload(request: Request) -> HTTPResponse:
+            origin = (request.headers.get("origin") or "").rstrip("/")
+            if origin and origins is not None and origin not in origins:
+                logger.info("evidence.refused reason=origin")
+                return error(text("web.origin"), 403)
+            body = await read_body(request)
+            if body is None:
+                logger.info("evidence.refused reason=too_big")
+                return refusal(files.refuse("too_big"))
+            request.body = body
+            form, uploaded = request.form, request.files
+            sender = one_line(form.get("sender"), MAX_SENDER)
+            if not sender:
+                return error(text("web.no_sender"), 400)
+            who = sender_key(self.name(), sender)
+            try:
+                allowed = await default_limiter().allow(who)
+            except Exception as exc:  # a limiter never stops a user in distress
+                logger.warning("evidence.ratelimit.failed error=%s", type(exc).__name__)
+                allowed = True
+            if not allowed:
+                logger.info("evidence.rate_limited sender=%s", who)
+                return error(text("web.rate_limited"), 429)
+            item = uploaded.get("file") if uploaded else None
+            if item is None:
+                return error(text("web.no_file"), 400)
+            if self._uploading[who] >= files.MAX_FILES_AT_ONCE:
+                logger.info("evidence.refused reason=too_many sender=%s", who)
+                return error(files.refuse("too_many").message, 429)
+            self._uploading[who] += 1
+            try:
+                return await self._receive(
+                    on_new_message, sender, who, item, one_line(form.get("description"))
+                )
+            finally:
+                self._uploading[who] -= 1
+                if self._uploading[who] <= 0:
+                    del self._uploading[who]
+
+        @blueprint.route("/file/<token>", methods=["GET"])
+        async def download_file(request: Request, token: str) -> HTTPResponse:
+            try:
+                grant, _ = links.verify_path_token(token, "file")
+            except links.LinkRefused as refused:
+                logger.info("evidence.link.refused reason=%s", refused.reason)
+                return error(text(f"web.link_{refused.reason}"), 403)
+            store = self.store
+            record = await asyncio.to_thread(store.get_for_owner, grant.owner, grant.subject)
+            if record is None:
+                return error(text("web.file_missing"), 404)
+            try:
+                data = await asyncio.to_thread(store.read, record)
+            except evidence_store.Tampered:
+                logger.warning("evidence.file.tampered")
+                return error(text("web.file_missing"), 410)
+            return _attachment(data, record.mime, f"evidence-{record.id}.{record.extension}")
+
+        @blueprint.route("/pack/<token>", methods=["GET"])
+        async def download_pack(request: Request, token: str) -> HTTPResponse:
+            try:
+                _, sender = links.verify_path_token(token, "pack")
+            except links.LinkRefused as refused:
+                logger.info("evidence.link.refused reason=%s", refused.reason)
+                return error(text(f"web.link_{refused.reason}"), 403)
+            from evidence.pack import build_pack_for
+
+            try:
+                data = await asyncio.to_thread(build_pack_for, sender, self.incidents, self.store)
+            except evidence_store.Tampered:
+                logger.warning("evidence.pack.tampered")
+                return error(text("web.file_missing"), 410)
+            day = datetime.now(evidence_store.BEIJING).strftime("%Y%m%d")
+            return _attachment(data, "application/zip", f"anxin-evidence-{day}.zip")
+
+        return blueprint
+
+    async def _receive(
+        self, on_new_message: OnNewMessage, sender: str, who: str, item: Any, description: str
+    ) -> HTTPResponse:
+        data = item.body or b""
+        try:
+            checked = await asyncio.to_thread(files.check, data, item.name, item.type)
+        except files.Refused as refused:
+            logger.info("evidence.refused reason=%s sender=%s", refused.reason, who)
+            return refusal(refused)
+        try:
+            record = await asyncio.to_thread(
+                self.store.add, sender, data, checked, channel=CHANNEL, description=description
+            )
+        except Exception as exc:
+            logger.error("evidence.store.failed error=%s", type(exc).__name__)
+            return error(text("web.failed"), 500)
+        logger.info("evidence.stored kind=%s size=%d sender=%s", record.kind, record.size, who)
+        evidence: dict[str, Any] = {"file_id": record.id, "kind": record.kind, "proposed": [], "summary": ""}
+        if description:
+            evidence["description"] = description
+        if record.kind == "image":
+            try:
+                received = record.received_beijing.replace(tzinfo=None)
+                evidence["proposed"], evidence["summary"] = await read_image(data, received)
+            except Exception as exc:  # the file is kept; the user is asked to describe it
+                logger.warning("evidence.ocr.failed error=%s", type(exc).__name__)
+        collector = CollectingOutputChannel()
+        message = UserMessage(
+            text="/evidence_received",
+            output_channel=collector,
+            sender_id=sender,
+            input_channel=self.name(),
+            metadata={"evidence": evidence},
+        )
+        await on_new_message(message)
+        return response.json({"file": file_json(record), "messages": collector.messages}, ensure_ascii=False)
+
+
+def _attachment(data: bytes, mime: str, filename: str) -> HTTPResponse:
+    return response.raw(
+        data,
+        content_type=mime,
+        headers={
+            "Content-Disposition": f'attachment; filename="{filename}"',
+            "Cache-Control": "private, no-store",
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
