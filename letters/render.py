@@ -79,8 +79,7 @@ EVIDENCE_LABELS = {
     "screenshot": "来电记录、短信或聊天截图",
     "call_log": "运营商通话详单",
 }
-MAX_QUOTE = 300  # characters of one description quoted in a letter
-MAX_QUOTE_12321 = 120
+MAX_QUOTE = 300  # characters of one description quoted (a letter's `quote_limit` overrides)
 TEMPLATES = Path(__file__).with_name("templates")
 
 
@@ -331,8 +330,9 @@ def _context(
     # micro-loan company); when the type is not known, all of them may apply.
     raw_type = _text(facts.get("lender_type"))
     binding = kb.lender_type(raw_type)["rules"] if raw_type in kb.lender_types else None
+    # A letter with `recipients` goes where the lender's type complains to.
     route = {}
-    if kind == "regulator_complaint" and lender_type:
+    if cfg.get("recipients") and lender_type:
         channel_key = kb.lender_type(lender_type).get("complaint_channel")
         route = cfg["recipients"].get(channel_key, {})
     shown = {
@@ -362,9 +362,7 @@ def _context(
         "no_debt": third_party and relation not in ("guarantor", "heir", "spouse"),
         "numbers": numbers,
         "timeline": rules.timeline(incidents, kb, mask=False, author_relation=relation, self_word="本人"),
-        "descriptions": _descriptions(
-            incidents, keep, MAX_QUOTE_12321 if kind == "report_12321" else MAX_QUOTE
-        ),
+        "descriptions": _descriptions(incidents, keep, int(cfg.get("quote_limit") or MAX_QUOTE)),
         "breaches": _breach_lines(kb, list(breaches), binding),
         "breach_keys": {b.key for b in breaches},
         "evidence": _evidence_lines(evidence),
@@ -411,7 +409,7 @@ def render_letter(
         title=cfg["title"],
         body=body,
         missing=missing,
-        recipient=context["v"]["regulator"] if kind == "regulator_complaint" else context["recipient"],
+        recipient=context["v"]["regulator"] if cfg.get("recipients") else context["recipient"],
         channel=context["channel"],
         notes=notes,
     )
