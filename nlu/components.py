@@ -106,13 +106,24 @@ class IntentRules(GraphComponent):
 
     ``log_incident`` needs a word asking to record ("记一下", "登记"): without
     one, a message that asks a question ("今晚又打给我妈了…能报警吗") is a
-    report, answered first by ``action_answer_first``. "接着写" asks to go on
-    with the paused form (``resume``)."""
+    report, answered first by ``action_answer_first``; and a message that opens
+    by asking to record ("记录一次：…") is a log request, whatever the guess.
+    "接着写" asks to go on with the paused form (``resume``)."""
 
-    def __init__(self, log_words: re.Pattern, question: re.Pattern, resume: re.Pattern | None = None) -> None:
+    # Guesses a plain log request may be mistaken for; never a safety intent.
+    MISTAKEN_FOR_A_REPORT = frozenset({"report_harassment", "inform", "out_of_scope", "nlu_fallback"})
+
+    def __init__(
+        self,
+        log_words: re.Pattern,
+        question: re.Pattern,
+        resume: re.Pattern | None = None,
+        log_request: re.Pattern | None = None,
+    ) -> None:
         self.log_words = log_words
         self.question = question
         self.resume = resume
+        self.log_request = log_request
 
     @classmethod
     def create(
@@ -123,7 +134,12 @@ class IntentRules(GraphComponent):
         execution_context: ExecutionContext,
     ) -> IntentRules:
         rules = knowledge.load().intent_rules
-        return cls(re.compile(rules["log_words"]), re.compile(rules["question"]), re.compile(rules["resume"]))
+        return cls(
+            re.compile(rules["log_words"]),
+            re.compile(rules["question"]),
+            re.compile(rules["resume"]),
+            re.compile(rules["log_request"]) if rules.get("log_request") else None,
+        )
 
     def corrected(self, text: str, intent: str | None) -> str | None:
         """The intent the rules call for, or None to keep the guess."""
@@ -132,6 +148,13 @@ class IntentRules(GraphComponent):
             return "resume"
         if intent == "log_incident" and not self.log_words.search(clean) and self.question.search(clean):
             return "report_harassment"
+        if (
+            intent in self.MISTAKEN_FOR_A_REPORT
+            and self.log_request is not None
+            and self.log_request.search(clean)
+            and not self.question.search(clean)
+        ):
+            return "log_incident"
         return None
 
     def process(self, messages: list[Message]) -> list[Message]:

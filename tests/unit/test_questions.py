@@ -201,3 +201,25 @@ def test_asking_to_go_on_with_the_letter_is_a_resume():
 )
 def test_topics_do_not_take_what_they_do_not_mean(text, model_key, expected):
     assert questions.faq_for(text, model_key, None) == expected
+
+
+@pytest.mark.parametrize(
+    "text, guess, expected",
+    [
+        ("记录一次：前天夜里一点多 一个陌生号码打给我爸 骂得很难听", "report_harassment", "log_incident"),
+        ("帮我记一下，今天上午打了我单位座机三次", "inform", "log_incident"),
+        ("记下来：他们在家族群里发了我的照片", "report_harassment", "log_incident"),
+        ("记一下 他们半夜打给我妈 这能报警吗", "report_harassment", None),  # a question: answered first
+        ("记得上次那个号码吗", "report_harassment", None),  # not a request to record
+        ("记录一次：他说要来我家", "safety_threat", None),  # safety is never overridden
+    ],
+)
+def test_a_message_that_opens_by_asking_to_record_is_a_log_request(text, guess, expected):
+    rules = knowledge.load().intent_rules
+    component = IntentRules(
+        re.compile(rules["log_words"]),
+        re.compile(rules["question"]),
+        re.compile(rules["resume"]),
+        re.compile(rules["log_request"]),
+    )
+    assert component.corrected(text, guess) == expected
