@@ -12,7 +12,7 @@ Decisions (each one tested in tests/unit/test_timeparse.py):
   02:00, and "晚上十二点" is 00:00 of the next calendar day.
 - "昨晚" is the evening of the previous calendar day even when said just
   after midnight: at 00:30 on Nov 21, "昨晚十一点" is Nov 20 23:00.
-- Before 05:00, "今晚"/"今天夜里" mean the night still in progress (it began
+- Before 06:00, "今晚"/"今天夜里" mean the night still in progress (it began
   the previous evening): at 00:30 on Nov 21, "今晚十一点" is also Nov 20 23:00;
   and "今天下午三点" is the afternoon that has just ended (Nov 20 15:00), as
   someone not yet asleep says it.
@@ -49,8 +49,9 @@ PRECISIONS = ("minute", "hour", "day", "part_of_day")
 CLOCK_SKEW = timedelta(minutes=5)
 SHANGHAI = timezone(timedelta(hours=8), "Asia/Shanghai")
 
-# Before this hour, "今晚" still means the night that began yesterday evening.
-_SMALL_HOURS_END = 5
+# Before this hour, "今晚" still means the night that began yesterday evening
+# (people who have not slept yet talk so until dawn).
+_SMALL_HOURS_END = 6
 
 
 @dataclass(frozen=True)

@@ -118,12 +118,15 @@ def test_expressions(text, expected, precision):
         # An evening clock belongs to the night that starts that evening.
         ("昨晚十二点", MIDNIGHT, d(21, 0)),
         ("昨天夜里两点", SMALL_HOURS, d(21, 2)),
-        # Before 05:00, "今晚" is the night still in progress.
+        # Before 06:00, "今晚" is the night still in progress.
         ("今晚十一点", MIDNIGHT, d(20, 23)),
         ("今天夜里", MIDNIGHT, d(20, 23)),
         # ...and "今天下午" is the afternoon that has just ended, for someone not yet asleep.
         ("今天下午三点", MIDNIGHT, d(20, 15)),
         ("今天上午十点", SMALL_HOURS, d(20, 10)),
+        # Still so at 05:30 (not slept yet); but "今天早上五点" is this morning.
+        ("今天下午三点", datetime(2026, 11, 21, 5, 30), d(20, 15)),
+        ("今天早上五点", datetime(2026, 11, 21, 5, 30), d(21, 5)),
         ("晚上十二点", MIDNIGHT, d(21, 0)),
         ("半夜十二点", MIDNIGHT, d(21, 0)),
         # "凌晨" is read on the calendar.
