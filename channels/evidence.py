@@ -39,7 +39,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from channels.guard import OnNewMessage, default_limiter
+from channels.guard import OnNewMessage, default_limiter, read_capped_body
 from channels.ratelimit import sender_key
 from channels.socketio import allowed_origins
 from evidence import extract, files, links
@@ -62,25 +62,6 @@ def error(message: str, status: int) -> HTTPResponse:
 
 def refusal(refused: files.Refused) -> HTTPResponse:
     return error(refused.message, STATUS.get(refused.reason, 400))
-
-
-async def read_body(request: Request, limit: int = MAX_BODY) -> bytes | None:
-    """The body, or None as soon as it is over ``limit`` (the rest is not read)."""
-    length = request.headers.get("content-length", "")
-    if length.isdigit() and int(length) > limit:
-        return None
-    if request.stream is None:
-        body = request.body or b""
-        return body if len(body) <= limit else None
-    body = bytearray()
-    while True:
-        chunk = await request.stream.read()
-        if chunk is None:
-            break
-        body += chunk
-        if len(body) > limit:
-            return None
-    return bytes(body)
 
 
 def one_line(value: Any, limit: int = MAX_DESCRIPTION) -> str:
@@ -158,7 +139,7 @@ class EvidenceInput(InputChannel):
             if origin and origins is not None and origin not in origins:
                 logger.info("evidence.refused reason=origin")
                 return error(text("web.origin"), 403)
-            body = await read_body(request)
+            body = await read_capped_body(request, MAX_BODY)
             if body is None:
                 logger.info("evidence.refused reason=too_big")
                 return refusal(files.refuse("too_big"))

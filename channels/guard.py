@@ -88,3 +88,23 @@ def guard(on_new_message: OnNewMessage, channel: str, limiter: RateLimiter | Non
         return await on_new_message(message)
 
     return guarded
+
+
+async def read_capped_body(request: Any, limit: int) -> bytes | None:
+    """A request's body, or None as soon as it is over ``limit`` bytes (the
+    rest is not read): a declared Content-Length is refused before reading."""
+    length = request.headers.get("content-length", "")
+    if length.isdigit() and int(length) > limit:
+        return None
+    if request.stream is None:
+        body = request.body or b""
+        return body if len(body) <= limit else None
+    body = bytearray()
+    while True:
+        chunk = await request.stream.read()
+        if chunk is None:
+            break
+        body += chunk
+        if len(body) > limit:
+            return None
+    return bytes(body)

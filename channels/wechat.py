@@ -35,7 +35,7 @@ from wechatpy.exceptions import InvalidAppIdException, InvalidSignatureException
 from wechatpy.messages import BaseMessage, TextMessage, VoiceMessage
 from wechatpy.replies import TextReply
 
-from channels.guard import channel_guard
+from channels.guard import channel_guard, read_capped_body
 from channels.payloads import sanitize
 from channels.wechat_dedupe import DEFAULT_TTL, DedupeStore, make_store
 from channels.wechat_format import MAX_BYTES, cdata_safe, format_reply
@@ -637,25 +637,6 @@ class WeChatHandler:
 # --- the Rasa input channel ------------------------------------------------------------------------
 
 
-async def _read_body(request: Request, limit: int) -> bytes | None:
-    """The request body, or None when it is over ``limit`` bytes (read no further)."""
-    length = request.headers.get("content-length", "")
-    if length.isdigit() and int(length) > limit:
-        return None
-    if request.stream is None:
-        body = request.body or b""
-        return body if len(body) <= limit else None
-    body = bytearray()
-    while True:
-        chunk = await request.stream.read()
-        if chunk is None:
-            break
-        body += chunk
-        if len(body) > limit:
-            return None
-    return bytes(body)
-
-
 def _to_sanic(reply: Reply) -> HTTPResponse:
     return response.text(reply.body, status=reply.status, content_type=reply.content_type)
 
@@ -697,7 +678,7 @@ class WeChatInput(InputChannel):
             query = {k: v[0] for k, v in request.get_args(keep_blank_values=True).items() if v}
             if request.method == "GET":
                 return _to_sanic(handler.verify(query))
-            body = await _read_body(request, MAX_BODY_BYTES)
+            body = await read_capped_body(request, MAX_BODY_BYTES)
             if body is None:
                 return _to_sanic(Reply(413, f"body over {MAX_BODY_BYTES} bytes"))
             return _to_sanic(await handler.receive(query, body))

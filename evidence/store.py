@@ -31,7 +31,6 @@ import json
 import os
 import secrets
 import shutil
-import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
@@ -57,7 +56,7 @@ from sqlalchemy.engine import Engine, make_url
 
 from evidence.files import Checked
 from incidents.store import ENV_URL as INCIDENT_ENV_URL
-from incidents.store import make_engine
+from incidents.store import ProcessWide, make_engine
 
 ENV_URL = "ANXIN_EVIDENCE_DB_URL"
 ENV_DIR = "ANXIN_EVIDENCE_DIR"
@@ -366,22 +365,13 @@ class EvidenceStore:
         return len(ids)
 
 
-_default: EvidenceStore | None = None
-_default_lock = threading.Lock()
+_process_store = ProcessWide(EvidenceStore)
 
 
 def get_store() -> EvidenceStore:
     """The process-wide store (created on first use from the environment)."""
-    global _default
-    with _default_lock:
-        if _default is None:
-            _default = EvidenceStore()
-        return _default
+    return _process_store.get()
 
 
 def reset_store() -> None:
-    global _default
-    with _default_lock:
-        if _default is not None:
-            _default.dispose()
-        _default = None
+    _process_store.reset()

@@ -437,24 +437,36 @@ class IncidentStore:
             return [Submission(**dict(row._mapping)) for row in conn.execute(query)]
 
 
+class ProcessWide:
+    """One store per process, made on first use from the environment; ``reset``
+    disposes of it (tests, or after changing the URL). Used for every store."""
 
-_default: IncidentStore | None = None
-_default_lock = threading.Lock()
+    def __init__(self, factory: Callable[[], Any]) -> None:
+        self._factory = factory
+        self._store: Any = None
+        self._lock = threading.Lock()
+
+    def get(self) -> Any:
+        with self._lock:
+            if self._store is None:
+                self._store = self._factory()
+            return self._store
+
+    def reset(self) -> None:
+        with self._lock:
+            if self._store is not None:
+                self._store.dispose()
+            self._store = None
+
+
+_process_store = ProcessWide(IncidentStore)
 
 
 def get_store() -> IncidentStore:
     """The process-wide store (created on first use from the environment)."""
-    global _default
-    with _default_lock:
-        if _default is None:
-            _default = IncidentStore()
-        return _default
+    return _process_store.get()
 
 
 def reset_store() -> None:
     """Forget the process-wide store (tests, or after changing the URL)."""
-    global _default
-    with _default_lock:
-        if _default is not None:
-            _default.dispose()
-        _default = None
+    _process_store.reset()
