@@ -29,7 +29,10 @@ elif [[ -f "$CACHE/$name.tar.gz" ]]; then
 else
   echo "→ training $name (a few minutes on 2 cores)"
   start=$(date +%s)
-  "$PY" -m rasa train --domain domain --fixed-model-name "$name" --out models --quiet
+  # Training uses every core (the Makefile pins TensorFlow to one thread for
+  # serving, where the workers share the cores): 0 lets TensorFlow choose.
+  TF_INTRA_OP_PARALLELISM_THREADS=0 TF_INTER_OP_PARALLELISM_THREADS=0 \
+    "$PY" -m rasa train --domain domain --fixed-model-name "$name" --out models --quiet
   echo "✓ trained in $(( $(date +%s) - start )) s"
   cp "models/$name.tar.gz" "$CACHE/$name.tar.gz"
 fi
