@@ -20,7 +20,7 @@ from actions.common import (
     role_stated,
     send,
 )
-from actions.faq import asked_faq, question_key
+from actions.faq import asked_faq, question_key, said_repaid
 from advisor import conduct, questions, replies
 
 
@@ -132,6 +132,9 @@ class ActionTriageSummary(Action):
         return []
 
 
+WHAT_NOW = "what_now"  # the knowledge file's topic and FAQ for a bare "what do I do now"
+
+
 class ActionWhereToComplain(Action):
     """The complaint ladder for the user's lender."""
 
@@ -142,6 +145,12 @@ class ActionWhereToComplain(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[dict[str, Any]]:
         lender, events = lender_from(tracker)
+        if questions.topic_faq(latest_text(tracker)) == WHAT_NOW:
+            # "我们该怎么办" after telling the story: the plan for it (repaid or
+            # not, this lender), of which the complaint ladder is a part.
+            role, role_events = role_from(tracker)
+            send(dispatcher, replies.faq_answer(WHAT_NOW, role, lender, said_repaid(tracker)))
+            return [*events, *role_events]
         send(dispatcher, replies.where_to_complain(lender))
         return events
 

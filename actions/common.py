@@ -88,6 +88,9 @@ def intent_name(tracker: Tracker) -> str | None:
 _NEGATION_BEFORE = ("不是", "不对", "并非", "没在", "没有在")
 
 
+GENERIC_PREFIX = "generic_"  # a kind of lender (generic_bank), not a named one
+
+
 def lenders_named(tracker: Tracker) -> list[str]:
     """Lenders the latest message names, in order, without the ones it
     denies: "不是借呗，是微粒贷" names only 微粒贷."""
@@ -101,7 +104,9 @@ def lenders_named(tracker: Tracker) -> list[str]:
         before = text[max(0, start - 3) : start] if isinstance(start, int) else ""
         if not any(word in before for word in _NEGATION_BEFORE):
             named.append(entity["value"])
-    return list(dict.fromkeys(named))
+    # "度小满是银行的吗": a named app wins over a kind of lender in the same message.
+    specific = [key for key in named if not key.startswith(GENERIC_PREFIX)]
+    return list(dict.fromkeys(specific or named))
 
 
 def lender_from(tracker: Tracker) -> tuple[str | None, list[dict[str, Any]]]:

@@ -20,7 +20,9 @@ Decisions (each one tested in tests/unit/test_timeparse.py):
 - Without a day word, a time is the most recent one that is not in the
   future ("十点" at 23:00 is 22:00 today; "晚上十点" at 09:00 is yesterday).
   With an explicit "今天" (or a full date) a future time is an error
-  (``error="future"``), allowing 5 minutes of clock skew.
+  (``error="future"``), allowing 5 minutes of clock skew, except before noon:
+  "今天下午三点" said at 09:00 is yesterday's afternoon (nothing is logged
+  ahead of time), as in the small hours.
 - A date without a year that would be in the future is last year's.
 - A part of the day without a clock ("昨晚") gets a representative hour and
   ``precision="part_of_day"``; the hours are chosen so that only parts that
@@ -52,6 +54,9 @@ SHANGHAI = timezone(timedelta(hours=8), "Asia/Shanghai")
 # Before this hour, "今晚" still means the night that began yesterday evening
 # (people who have not slept yet talk so until dawn).
 _SMALL_HOURS_END = 6
+# Before noon, a "今天" afternoon or evening time that is still to come means
+# yesterday's (nothing can be logged in advance); after noon it is asked back.
+_MORNING_END = 12
 
 
 @dataclass(frozen=True)
@@ -548,6 +553,10 @@ def _resolve_day(atom: _Atom, now: datetime, part: str | None) -> _Day:
     # someone not yet asleep "今天下午" is the day that has just ended.
     if offset == 0 and part in _DAYTIME_AND_EVENING_PARTS and now.hour < _SMALL_HOURS_END:
         offset = -1
+    elif offset == 0 and part in _DAYTIME_AND_EVENING_PARTS and now.hour < _MORNING_END:
+        # In the morning, "今天下午三点" cannot be a call still to come: it is the
+        # afternoon of the day the user has not yet slept off (yesterday's).
+        return _Day(today, explicit=False, rollback=timedelta(days=1), part=data.get("part"))
     return _Day(today + timedelta(days=offset), explicit=True, part=data.get("part"))
 
 

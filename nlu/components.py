@@ -105,8 +105,8 @@ class IntentRules(GraphComponent):
     """Rules over the classifier's guess (knowledge file ``intent_rules``).
 
     ``log_incident`` needs a word asking to record ("记一下", "登记"): without
-    one, a message that asks a question ("今晚又打给我妈了…能报警吗") is a
-    report, answered first by ``action_answer_first``; and a message that opens
+    one, the message is a report ("今晚又打给我妈了…能报警吗", "他们打到我单位
+    前台去了"), answered first by ``action_answer_first``; and a message that opens
     by asking to record ("记录一次：…") is a log request, whatever the guess.
     "接着写" asks to go on with the paused form (``resume``)."""
 
@@ -146,7 +146,7 @@ class IntentRules(GraphComponent):
         clean = normalize(text)
         if self.resume is not None and intent != "resume" and self.resume.search(clean):
             return "resume"
-        if intent == "log_incident" and not self.log_words.search(clean) and self.question.search(clean):
+        if intent == "log_incident" and not self.log_words.search(clean):
             return "report_harassment"
         if (
             intent in self.MISTAKEN_FOR_A_REPORT

@@ -154,6 +154,17 @@ async def test_where_to_complain_uses_the_lender_slot(dispatcher):
     assert "95188" in texts(dispatcher) and "12378" in texts(dispatcher)
 
 
+async def test_a_bare_what_now_taken_for_where_to_complain_gets_the_plan(dispatcher):
+    # The story was told before; "那我现在咋办" is answered with the plan for it.
+    history = [user_event("我女儿的网贷前几天已经结清了 可他们还在打", "faq")]
+    tracker = make_tracker(
+        "那我现在咋办", "ask_where_complain", slots={"lender": "ant_consumer_finance"}, history=history
+    )
+    await ActionWhereToComplain().run(dispatcher, tracker, {})
+    said = texts(dispatcher)
+    assert "结清" in said and "95188" in said
+
+
 async def test_summary_lists_behaviours_from_the_whole_conversation(dispatcher):
     history = [
         user_event("半夜打电话", "report_harassment", [{"entity": "behaviour", "value": "night_calls"}])

@@ -186,6 +186,13 @@ def test_lender_and_role_are_read_one_way():
     tracker = make_tracker("不是借呗，是微粒贷", "inform", named, slots={"lender": "ant_consumer_finance"})
     assert lender_from(tracker) == ("webank", [SlotSet("lender", "webank")])
     assert lender_from(make_tracker("嗯", "affirm", slots={"lender": "webank"})) == ("webank", [])
+    # A kind of lender asked about ("是银行吗") does not replace the app it is asked of.
+    app_and_kind = [
+        {"entity": "lender", "value": "duxiaoman_microloan", "start": 0, "end": 3},
+        {"entity": "lender", "value": "generic_bank", "start": 4, "end": 6},
+    ]
+    asked = make_tracker("度小满算银行吗", "ask_where_complain", app_and_kind)
+    assert lender_from(asked) == ("duxiaoman_microloan", [SlotSet("lender", "duxiaoman_microloan")])
     # A role said outright corrects; a bare relation word needs `answering`.
     guarantor = make_tracker("我其实签过担保", "inform", slots={"user_role": "friend"})
     assert role_from(guarantor) == ("guarantor", [SlotSet("user_role", "guarantor")])

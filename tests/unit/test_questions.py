@@ -87,6 +87,10 @@ def test_a_report_asking_a_question_is_not_a_log_request():
     assert component.corrected("昨晚又打给我爸了 帮我记一下", "log_incident") is None
     assert component.corrected("昨晚又打给我爸了 能帮我记下来吗", "log_incident") is None
     assert component.corrected("这能报警吗", "faq") is None
+    # Without a word asking to record, a report is a report: answered, not logged.
+    assert component.corrected("他们居然打到我女儿幼儿园 跟老师说我赖账", "log_incident") == "report_harassment"
+    assert component.corrected("又来了 给我添一条 这回打的是我舅舅", "log_incident") is None
+    assert component.corrected("帮我存一下 今早七点打给我姐", "log_incident") is None
 
 
 async def test_the_incident_form_reads_back_what_the_first_message_texts(dispatcher):

@@ -127,6 +127,11 @@ def test_expressions(text, expected, precision):
         # Still so at 05:30 (not slept yet); but "今天早上五点" is this morning.
         ("今天下午三点", datetime(2026, 11, 21, 5, 30), d(20, 15)),
         ("今天早上五点", datetime(2026, 11, 21, 5, 30), d(21, 5)),
+        # In the morning a "today" afternoon or evening still to come is yesterday's
+        # (nothing is logged ahead); one that has passed stays today's.
+        ("今天下午两点", datetime(2026, 11, 21, 6, 20), d(20, 14)),
+        ("今天晚上九点半", datetime(2026, 11, 21, 10, 0), d(20, 21, 30)),
+        ("今天上午十点", datetime(2026, 11, 21, 11, 0), d(21, 10)),
         ("晚上十二点", MIDNIGHT, d(21, 0)),
         ("半夜十二点", MIDNIGHT, d(21, 0)),
         # "凌晨" is read on the calendar.
