@@ -2,6 +2,9 @@
  *
  * Talks to Rasa's REST channel (POST {rasaUrl}/webhooks/rest/webhook with
  * {"sender", "message"}; the answer is the list of the bot's messages).
+ * Screenshots and recordings go to the evidence channel (POST
+ * {rasaUrl}/webhooks/evidence/upload, multipart: file, sender), whose answer
+ * carries the bot's messages the same way ({"file", "messages"}).
  * Every string from the user or the bot is put on the page as text (text
  * nodes, textContent), never as HTML.
  */
@@ -12,6 +15,8 @@
     rasaUrl: location.protocol + "//" + (location.hostname || "localhost") + ":5005",
     restPath: "/webhooks/rest/webhook",
     timeoutMs: 60000,
+    uploadPath: "/webhooks/evidence/upload",
+    uploadTimeoutMs: 10 * 60 * 1000,
     storageKey: "anxin.chat.v1",
   };
   var CONFIG = Object.assign({}, defaults, window.ANXIN_CONFIG || {});
@@ -23,6 +28,41 @@
   var MAX_KEPT = 300;
   var TIME_GAP_MS = 5 * 60 * 1000;
   var PLACEHOLDER = "【待填写】";
+  var UPLOAD = BASE + CONFIG.uploadPath;
+  // Evidence files: the server checks again (channels/evidence.py, evidence/files.py).
+  var MAX_UPLOAD_MB = 20;
+  var MAX_UPLOAD_BYTES = MAX_UPLOAD_MB * 1024 * 1024;
+  var FILE_KINDS = {
+    jpg: "image",
+    jpeg: "image",
+    jfif: "image",
+    png: "image",
+    webp: "image",
+    m4a: "audio",
+    mp3: "audio",
+    amr: "audio",
+    wav: "audio",
+    aac: "audio",
+  };
+  var MIME_KINDS = {
+    "image/jpeg": "image",
+    "image/png": "image",
+    "image/webp": "image",
+    "audio/mp4": "audio",
+    "audio/x-m4a": "audio",
+    "audio/m4a": "audio",
+    "audio/mpeg": "audio",
+    "audio/mp3": "audio",
+    "audio/amr": "audio",
+    "audio/wav": "audio",
+    "audio/x-wav": "audio",
+    "audio/wave": "audio",
+    "audio/aac": "audio",
+    "audio/x-aac": "audio",
+  };
+  var KIND_WORDS = { image: "截图", audio: "录音" };
+  // Where the bot's evidence links may point: its own /webhooks/evidence/ routes, or http(s).
+  var EVIDENCE_PATH = "/webhooks/evidence/";
 
   // ---------------------------------------------------------------- elements
   var $ = function (id) {
@@ -47,6 +87,11 @@
     sheetConfirm: $("sheet-confirm"),
     sheetCancel: $("sheet-cancel"),
     toast: $("toast"),
+    attach: $("attach-button"),
+    fileInput: $("file-input"),
+    viewer: $("viewer"),
+    viewerClose: $("viewer-close"),
+    viewerFrame: $("viewer-frame"),
   };
   var embedded = new URLSearchParams(location.search).get("embed") === "1";
   var DEFAULT_STATUS = el.status.textContent;
@@ -100,6 +145,21 @@
           m.status = "failed";
           m.error = "interrupted";
         }
+        // A file being uploaded when the page went away: its bytes are gone
+        // from memory (they are never stored), so it has to be chosen again.
+        if (m.file && (m.upload === "queued" || m.upload === "uploading")) {
+          m.upload = "failed";
+          m.error = "interrupted";
+        }
+        // Evidence links are checked again as they come back from storage.
+        ["pack", "chart"].forEach(function (key) {
+          if (!m[key]) return;
+          var url = typeof m[key] === "object" ? evidenceUrl(m[key].url) : null;
+          if (url) m[key].url = url;
+          else delete m[key];
+        });
+        if (m.chart && typeof m.chart.alt !== "string") m.chart.alt = "图表";
+        if (m.file && (typeof m.file !== "object" || typeof m.text !== "string")) delete m.file;
       });
       return data;
     } catch (err) {
@@ -281,7 +341,10 @@
   }
 
   function isShown(m) {
-    return !m.hidden && (m.from === "user" || m.letter || (typeof m.text === "string" && m.text !== ""));
+    return (
+      !m.hidden &&
+      (m.from === "user" || m.letter || m.pack || m.chart || (typeof m.text === "string" && m.text !== ""))
+    );
   }
 
   var lastShownTs = null;
@@ -408,6 +471,341 @@
     return card;
   }
 
+  // ------------------------------------------------------ evidence: files
+  // A file the user sent: a thumbnail (this page only: an object URL, never
+  // stored) or an icon, the placeholder text that the history keeps, and
+  // while it uploads a progress bar.
+  function fileBubble(m) {
+    var bubble = document.createElement("div");
+    bubble.className = "bubble bubble-user bubble-file";
+    bubble.appendChild(speaker("user"));
+    var preview = uploads.previews[m.id];
+    if (m.file.kind === "image" && preview) {
+      var open = document.createElement("button");
+      open.type = "button";
+      open.className = "thumb-button";
+      open.setAttribute("aria-label", "查看大图：" + m.file.name);
+      var img = document.createElement("img");
+      img.className = "file-thumb";
+      img.src = preview;
+      img.alt = "截图：" + m.file.name;
+      open.appendChild(img);
+      open.addEventListener("click", function () {
+        openViewer(preview, img.alt);
+      });
+      img.addEventListener("error", function () {
+        open.remove(); // not a picture after all (the server will say so): the icon is enough
+      });
+      bubble.appendChild(open);
+    }
+    var line = document.createElement("div");
+    line.className = "file-line";
+    var icon = document.createElement("span");
+    icon.className = "file-icon file-icon-" + m.file.kind;
+    icon.setAttribute("aria-hidden", "true");
+    icon.textContent = m.file.kind === "audio" ? "♪" : "图";
+    var label = document.createElement("span");
+    label.className = "file-label";
+    label.textContent = m.text;
+    var size = document.createElement("span");
+    size.className = "file-size";
+    size.textContent = formatSize(m.file.size);
+    line.appendChild(icon);
+    line.appendChild(label);
+    line.appendChild(size);
+    bubble.appendChild(line);
+    if (m.upload === "queued" || m.upload === "uploading") {
+      var bar = document.createElement("div");
+      bar.className = "progress";
+      bar.setAttribute("role", "progressbar");
+      bar.setAttribute("aria-label", "上传进度：" + m.file.name);
+      bar.setAttribute("aria-valuemin", "0");
+      bar.setAttribute("aria-valuemax", "100");
+      var fill = document.createElement("span");
+      fill.className = "progress-fill";
+      bar.appendChild(fill);
+      bubble.appendChild(bar);
+      paintProgress(bar, uploads.progress[m.id] || 0);
+    }
+    return bubble;
+  }
+
+  function paintProgress(bar, percent) {
+    bar.setAttribute("aria-valuenow", String(percent));
+    bar.firstChild.style.width = percent + "%";
+  }
+
+  function fileStatusNode(m) {
+    var div = document.createElement("div");
+    div.className = "status";
+    div.setAttribute("data-role", "status");
+    var percent = uploads.progress[m.id] || 0;
+    if (m.upload === "queued") {
+      div.textContent = "排队中，前一个文件传完就发";
+    } else if (m.upload === "uploading") {
+      div.textContent = percent < 100 ? "上传中 " + percent + "%" : "已传完，安心正在查看…";
+    } else if (m.upload === "refused" || m.upload === "failed") {
+      div.classList.add("failed");
+      var reasons = {
+        refused: "没有收下",
+        network: "网络断了，文件没有发出",
+        timeout: "传了很久也没传完",
+        http: "服务器没有收下这个文件",
+        bad: "服务器的回复看不懂",
+        interrupted: "页面刷新时还没传完，请重新选择这个文件",
+      };
+      div.appendChild(document.createTextNode("⚠ " + (reasons[m.error] || reasons.network)));
+      if (m.error !== "interrupted" && m.retry !== false && uploads.files[m.id]) {
+        var retry = document.createElement("button");
+        retry.type = "button";
+        retry.textContent = "重试";
+        retry.setAttribute("aria-label", "重新上传 " + m.file.name);
+        retry.addEventListener("click", function () {
+          m.upload = "queued";
+          delete m.error;
+          delete m.retry;
+          uploads.progress[m.id] = 0;
+          saveState();
+          redrawFile(m);
+          pumpUploads();
+        });
+        div.appendChild(retry);
+      }
+    } else {
+      return null;
+    }
+    return div;
+  }
+
+  // Redraw a file's bubble and status in place (progress, done, failed).
+  function redrawFile(m) {
+    var row = el.log.querySelector('[data-id="' + m.id + '"]');
+    if (!row) return;
+    var stack = row.querySelector(".stack");
+    var bar = stack.querySelector(".progress");
+    var done = m.upload !== "queued" && m.upload !== "uploading";
+    if (bar && !done) {
+      paintProgress(bar, uploads.progress[m.id] || 0);
+    } else {
+      var old = stack.querySelector(".bubble-file");
+      if (old) stack.replaceChild(fileBubble(m), old);
+    }
+    var status = stack.querySelector('[data-role="status"]');
+    var fresh = fileStatusNode(m);
+    if (status && fresh && status.textContent === fresh.textContent && !fresh.querySelector("button")) return;
+    if (status) status.remove();
+    if (fresh) stack.appendChild(fresh);
+  }
+
+  function formatSize(bytes) {
+    if (!(bytes >= 0)) return "";
+    if (bytes < 1024 * 1024) return Math.max(1, Math.round(bytes / 1024)) + " KB";
+    return (bytes / (1024 * 1024)).toFixed(1) + " MB";
+  }
+
+  // ------------------------------------------- evidence: the bot's payloads
+  // A link the bot gave for evidence, as an absolute URL, or null: http(s),
+  // or a path under /webhooks/evidence/ on the Rasa server.
+  function evidenceUrl(raw) {
+    if (typeof raw !== "string") return null;
+    var value = raw.trim();
+    if (!value || /[\s\\]/.test(value)) return null;
+    var relative = value.indexOf(EVIDENCE_PATH) === 0;
+    if (!relative && !/^https?:\/\//i.test(value)) return null;
+    try {
+      var url = new URL(relative ? BASE + value : value);
+      if (url.protocol !== "http:" && url.protocol !== "https:") return null;
+      // No "/../" out of it (the Rasa base may sit under a path of its own).
+      if (relative && url.href.indexOf(new URL(BASE + EVIDENCE_PATH).href) !== 0) return null;
+      return url.href;
+    } catch (err) {
+      return null;
+    }
+  }
+
+  function packCard(m) {
+    var card = document.createElement("section");
+    card.className = "pack-card";
+    card.setAttribute("aria-label", "证据包");
+    var head = document.createElement("div");
+    head.className = "pack-head";
+    var icon = document.createElement("div");
+    icon.className = "pack-icon";
+    icon.setAttribute("aria-hidden", "true");
+    icon.textContent = "ZIP";
+    var names = document.createElement("div");
+    var title = document.createElement("h3");
+    title.className = "pack-title";
+    title.textContent = "证据包";
+    var what = document.createElement("p");
+    what.className = "pack-what";
+    what.textContent = "截图和录音原件、时间线、来电图表、核对说明";
+    names.appendChild(title);
+    names.appendChild(what);
+    head.appendChild(icon);
+    head.appendChild(names);
+    card.appendChild(head);
+
+    var note = document.createElement("p");
+    note.className = "pack-note";
+    note.setAttribute("role", "status");
+    note.hidden = true;
+    card.appendChild(note);
+
+    var link = document.createElement("a");
+    link.className = "pack-download";
+    link.href = m.pack.url;
+    link.rel = "noopener noreferrer";
+    link.setAttribute("data-action", "pack");
+    link.textContent = "下载证据包 (.zip)";
+    link.addEventListener("click", function (e) {
+      e.preventDefault();
+      downloadPack(m.pack.url, link, note);
+    });
+    card.appendChild(link);
+    return card;
+  }
+
+  function dayStamp() {
+    var d = new Date();
+    return "" + d.getFullYear() + pad(d.getMonth() + 1) + pad(d.getDate());
+  }
+
+  // Fetched rather than followed, so that an expired link's sentence shows
+  // here and the chat stays on the screen.
+  function downloadPack(url, link, note) {
+    if (link.getAttribute("aria-busy") === "true") return;
+    link.setAttribute("aria-busy", "true");
+    link.textContent = "正在准备证据包…";
+    note.hidden = true;
+    var say = function (text) {
+      note.textContent = text;
+      note.hidden = false;
+    };
+    fetch(url, { cache: "no-store", credentials: "omit" })
+      .then(
+        function (response) {
+          if (response.ok) {
+            return response.blob().then(function (blob) {
+              saveBlob(blob, "anxin-evidence-" + dayStamp() + ".zip");
+              toast("证据包已下载");
+            });
+          }
+          return response
+            .json()
+            .catch(function () {
+              return {};
+            })
+            .then(function (data) {
+              say(
+                data && typeof data.error === "string" && data.error.trim()
+                  ? data.error
+                  : "证据包没能下载（服务器没有给）。请跟我说“导出证据包”，重新拿一个链接。"
+              );
+            });
+        },
+        function () {
+          if (new URL(url).origin !== new URL(BASE).origin) {
+            // Perhaps only this page may not read it: let the browser fetch it itself.
+            window.open(url, "_blank", "noopener");
+            return;
+          }
+          say("网络不通，证据包没有下载下来。请连上网络后再点一次。");
+        }
+      )
+      .finally(function () {
+        link.removeAttribute("aria-busy");
+        link.textContent = "下载证据包 (.zip)";
+      });
+  }
+
+  // Pictures from the Rasa server: the page may only show images of its own
+  // origin or blob: ones (Content-Security-Policy), so they are fetched.
+  var imageCache = {};
+
+  function loadImage(url) {
+    if (imageCache[url]) return imageCache[url];
+    var sameOrigin = new URL(url).origin === location.origin;
+    var promise = sameOrigin
+      ? Promise.resolve(url)
+      : fetch(url, { cache: "no-store", credentials: "omit" }).then(function (response) {
+          if (!response.ok) throw new Error("http " + response.status);
+          return response.blob().then(function (blob) {
+            if (!/^image\//.test(blob.type)) throw new Error("not an image");
+            return URL.createObjectURL(blob);
+          });
+        });
+    imageCache[url] = promise;
+    promise.catch(function () {
+      delete imageCache[url]; // try again next time it is shown
+    });
+    return promise;
+  }
+
+  function chartCard(m) {
+    var alt = m.chart.alt;
+    var figure = document.createElement("figure");
+    figure.className = "chart-card";
+    var open = document.createElement("button");
+    open.type = "button";
+    open.className = "chart-open";
+    open.setAttribute("aria-label", "查看大图：" + alt);
+    open.disabled = true;
+    var img = document.createElement("img");
+    img.className = "chart-img";
+    img.alt = alt;
+    open.appendChild(img);
+    figure.appendChild(open);
+    var caption = document.createElement("figcaption");
+    caption.textContent = alt;
+    figure.appendChild(caption);
+    var failed = function () {
+      figure.classList.add("chart-failed");
+      open.remove();
+      var note = document.createElement("p");
+      note.className = "chart-note";
+      note.textContent = "图没能显示（链接可能已经过期）。说“看看记录”可以重新生成。";
+      figure.insertBefore(note, caption);
+    };
+    loadImage(m.chart.url).then(function (src) {
+      img.addEventListener("load", function () {
+        open.disabled = false;
+      });
+      img.addEventListener("error", failed);
+      img.src = src;
+      open.addEventListener("click", function () {
+        openViewer(src, alt);
+      });
+    }, failed);
+    return figure;
+  }
+
+  // ----------------------------------------------------- the picture viewer
+  var viewerReturn = null;
+
+  function openViewer(src, alt) {
+    viewerReturn = document.activeElement;
+    el.viewerFrame.textContent = "";
+    var img = document.createElement("img");
+    img.src = src;
+    img.alt = alt;
+    // Tap the picture: its real size (scroll around it); tap again: fit the screen.
+    img.addEventListener("click", function () {
+      el.viewerFrame.classList.toggle("actual");
+    });
+    el.viewerFrame.classList.remove("actual");
+    el.viewerFrame.appendChild(img);
+    el.viewer.setAttribute("aria-label", "查看大图：" + alt);
+    el.viewer.hidden = false;
+    el.viewerClose.focus();
+  }
+
+  function closeViewer() {
+    el.viewer.hidden = true;
+    el.viewerFrame.textContent = "";
+    if (viewerReturn && viewerReturn.focus) viewerReturn.focus();
+  }
+
   function appendRow(m) {
     if (!isShown(m)) return;
     if (lastShownTs === null || m.ts - lastShownTs > TIME_GAP_MS) {
@@ -428,6 +826,14 @@
     if (m.letter) {
       stack.appendChild(speaker(m.from));
       stack.appendChild(letterCard(m));
+    } else if (m.file) {
+      stack.appendChild(fileBubble(m));
+    } else if (m.pack) {
+      stack.appendChild(speaker(m.from));
+      stack.appendChild(packCard(m));
+    } else if (m.chart) {
+      stack.appendChild(speaker(m.from));
+      stack.appendChild(chartCard(m));
     } else {
       var bubble = document.createElement("div");
       bubble.className = "bubble bubble-" + m.from;
@@ -437,7 +843,7 @@
     }
     row.appendChild(stack);
     if (m.from === "user") {
-      var status = statusNode(m);
+      var status = m.file ? fileStatusNode(m) : statusNode(m);
       if (status) stack.appendChild(status);
     }
     el.log.appendChild(row);
@@ -515,6 +921,7 @@
 
   function setTyping(on) {
     var follow = nearBottom();
+    on = !!on || uploads.waiting; // the bot is also "typing" while it reads an uploaded file
     el.typing.hidden = !on;
     if (!offline.active) el.status.textContent = on ? "对方正在输入…" : DEFAULT_STATUS;
     if (on && follow) scrollToBottom();
@@ -721,6 +1128,199 @@
     pump();
   }
 
+  // ---------------------------------------------------- uploading evidence
+  var uploads = {
+    files: {}, // message id → File, this page only (never stored)
+    previews: {}, // message id → object URL of an image's thumbnail
+    progress: {}, // message id → percent sent
+    xhr: null,
+    waiting: false, // the file is sent; the bot is reading it
+  };
+
+  function extensionOf(name) {
+    var match = /\.([A-Za-z0-9]+)$/.exec(String(name || ""));
+    return match ? match[1].toLowerCase() : "";
+  }
+
+  // {kind: "image" | "audio"}, or {problem: a kind sentence saying why the file is not taken}.
+  function checkFile(file) {
+    var name = file.name || "这个文件";
+    var ext = extensionOf(file.name);
+    var type = String(file.type || "").toLowerCase();
+    var own = function (map, key) {
+      return Object.prototype.hasOwnProperty.call(map, key) ? map[key] : null;
+    };
+    var kind = own(FILE_KINDS, ext) || own(MIME_KINDS, type);
+    if (!kind) {
+      if (ext === "pdf" || type === "application/pdf") {
+        return { problem: "“" + name + "”是 PDF 文件，不是图片。请把要保存的那一页截个图，再发截图。" };
+      }
+      if (ext === "heic" || ext === "heif" || /^image\/hei[cf]$/.test(type)) {
+        return {
+          problem:
+            "“" + name + "”是苹果手机的 HEIC 照片，我暂时读不了。请在手机上截一张图再发，" +
+            "或在“设置 > 相机 > 格式”里选“兼容性最佳”。",
+        };
+      }
+      return {
+        problem:
+          "“" + name + "”这种文件我收不了。可以发截图或照片（jpg、png、webp），" +
+          "或者录音（m4a、mp3、amr、wav、aac）。",
+      };
+    }
+    if (!file.size) {
+      return { problem: "“" + name + "”是空的（0 字节），可能还没存好。请重新选一次原图或原录音。" };
+    }
+    if (file.size > MAX_UPLOAD_BYTES) {
+      return {
+        problem:
+          "“" + name + "”有 " + formatSize(file.size) + "，超过了 " + MAX_UPLOAD_MB + " MB，收不下。" +
+          (kind === "audio" ? "录音太长的话，可以在手机上剪成几段再分开发。" : "截图请直接发原图，照片可以先缩小一些再发。"),
+      };
+    }
+    return { kind: kind };
+  }
+
+  // The bot's voice, from this page: said here, not sent anywhere.
+  function localReply(text) {
+    return { id: messageId(), from: "bot", local: true, text: text, ts: Date.now() };
+  }
+
+  // Files chosen (several at once are sent one after another, in this order).
+  function addFiles(list) {
+    var files = Array.prototype.slice.call(list || []);
+    files.forEach(function (file) {
+      var checked = checkFile(file);
+      if (checked.problem) {
+        addMessages([localReply(checked.problem)], true);
+        return;
+      }
+      var name = String(file.name || (checked.kind === "audio" ? "录音" : "截图")).slice(0, 120);
+      var m = {
+        id: messageId(),
+        from: "user",
+        // What the history keeps: a placeholder, never the bytes.
+        text: "[" + KIND_WORDS[checked.kind] + "] " + name,
+        file: { name: name, kind: checked.kind, size: file.size },
+        upload: "queued",
+        ts: Date.now(),
+      };
+      uploads.files[m.id] = file;
+      uploads.progress[m.id] = 0;
+      if (checked.kind === "image" && window.URL && URL.createObjectURL) {
+        uploads.previews[m.id] = URL.createObjectURL(file);
+      }
+      addMessages([m], true);
+    });
+    pumpUploads();
+  }
+
+  function pumpUploads() {
+    if (uploads.xhr) return;
+    for (var i = 0; i < state.messages.length; i++) {
+      var m = state.messages[i];
+      if (m.file && m.upload === "queued" && uploads.files[m.id]) {
+        startUpload(m);
+        return;
+      }
+    }
+  }
+
+  function startUpload(m) {
+    var sender = state.sender;
+    var file = uploads.files[m.id];
+    var form = new FormData();
+    form.append("sender", sender);
+    form.append("file", file, m.file.name);
+    var xhr = new XMLHttpRequest();
+    uploads.xhr = xhr;
+    m.upload = "uploading";
+    uploads.progress[m.id] = 0;
+    saveState();
+    redrawFile(m);
+
+    var settle = function (outcome) {
+      if (uploads.xhr !== xhr) return; // cancelled: a new conversation started
+      uploads.xhr = null;
+      uploads.waiting = false;
+      if (state.sender !== sender) return;
+      if (outcome.messages) {
+        m.upload = "done";
+        delete m.error;
+        delete m.retry;
+        delete uploads.files[m.id];
+      } else {
+        m.upload = outcome.refused ? "refused" : "failed";
+        m.error = outcome.refused ? "refused" : outcome.error;
+        m.retry = outcome.retry !== false;
+        if (!m.retry) delete uploads.files[m.id]; // the same bytes would be refused again
+      }
+      saveState();
+      redrawFile(m);
+      if (outcome.messages) receive(outcome.messages);
+      if (outcome.refused) addMessages([localReply(outcome.refused)], false);
+      setTyping(!!inflight);
+      pumpUploads();
+    };
+
+    xhr.upload.addEventListener("progress", function (e) {
+      if (!e.lengthComputable || uploads.xhr !== xhr) return;
+      var percent = Math.min(99, Math.floor((e.loaded * 100) / e.total));
+      if (percent === uploads.progress[m.id]) return;
+      uploads.progress[m.id] = percent;
+      redrawFile(m);
+    });
+    xhr.upload.addEventListener("load", function () {
+      if (uploads.xhr !== xhr) return;
+      uploads.progress[m.id] = 100;
+      uploads.waiting = true;
+      redrawFile(m);
+      setTyping(true);
+    });
+    xhr.addEventListener("load", function () {
+      var data = null;
+      try {
+        data = JSON.parse(xhr.responseText);
+      } catch (err) {
+        data = null;
+      }
+      var status = xhr.status;
+      if (status === 502 || status === 503 || status === 504) {
+        settle({ error: "network" }); // a proxy that cannot reach Rasa: try again later
+      } else if (status >= 200 && status < 300) {
+        settle(data && Array.isArray(data.messages) ? { messages: data.messages } : { error: "bad" });
+      } else if (data && typeof data.error === "string" && data.error.trim()) {
+        // The server's own sentence; "wait and send again" (429) and its own trouble (5xx) may pass.
+        settle({ refused: data.error, retry: status === 429 || status >= 500 });
+      } else {
+        settle({ error: "http" });
+      }
+    });
+    xhr.addEventListener("error", function () {
+      settle({ error: "network" });
+    });
+    xhr.addEventListener("timeout", function () {
+      settle({ error: "timeout" });
+    });
+    xhr.open("POST", UPLOAD);
+    xhr.timeout = CONFIG.uploadTimeoutMs;
+    xhr.send(form);
+  }
+
+  // A new conversation (or erased data): stop the upload, forget the files.
+  function resetUploads() {
+    var xhr = uploads.xhr;
+    uploads.xhr = null;
+    uploads.waiting = false;
+    if (xhr) xhr.abort();
+    Object.keys(uploads.previews).forEach(function (id) {
+      URL.revokeObjectURL(uploads.previews[id]);
+    });
+    uploads.files = {};
+    uploads.previews = {};
+    uploads.progress = {};
+  }
+
   // ------------------------------------------------------------ bot replies
   function cleanButtons(buttons) {
     if (!Array.isArray(buttons)) return [];
@@ -763,16 +1363,37 @@
     var isLetter = function (r) {
       return r && r.custom && r.custom.type === "letter" && typeof r.custom.body === "string";
     };
+    var customUrl = function (r, type) {
+      return r.custom && typeof r.custom === "object" && r.custom.type === type ? evidenceUrl(r.custom.url) : null;
+    };
+    // The pack's link is also in the bot's words (for channels without cards):
+    // here the card's button stands for it.
+    var packLinks = replies
+      .filter(function (r) {
+        return r && customUrl(r, "evidence_pack");
+      })
+      .map(function (r) {
+        return r.custom.url.trim();
+      });
     var out = [];
     replies.forEach(function (r) {
       if (!r || typeof r !== "object") return;
       var buttons = cleanButtons(r.buttons);
       var m = { id: messageId(), from: "bot", ts: now };
       if (buttons.length) m.buttons = buttons;
+      var packUrl = customUrl(r, "evidence_pack");
+      var chartUrl = customUrl(r, "chart");
       if (isLetter(r)) {
         m.letter = cleanLetter(r.custom);
+      } else if (packUrl) {
+        m.pack = { url: packUrl };
+      } else if (chartUrl) {
+        var alt = typeof r.custom.alt === "string" ? r.custom.alt.trim().slice(0, 200) : "";
+        m.chart = { url: chartUrl, alt: alt || "图表" };
       } else if (typeof r.text === "string" && r.text.trim()) {
-        m.text = r.text;
+        m.text = packLinks.reduce(function (text, link) {
+          return text.split(link).join("（点下面的“下载证据包”）");
+        }, r.text);
       } else if (typeof r.image === "string" && /^https?:\/\//i.test(r.image)) {
         m.text = "图片：" + r.image;
       } else if (r.custom && typeof r.custom.text === "string" && r.custom.text.trim()) {
@@ -797,6 +1418,7 @@
   // The bot erased this user's data ("删除我的数据"): forget the conversation on
   // this device too, keeping only the bot's confirmation, under a new sender id.
   function forgetHere(keep) {
+    resetUploads();
     state = freshState();
     state.greeted = true;
     state.messages = keep;
@@ -913,6 +1535,38 @@
     el.input.focus();
   });
 
+  // Evidence: the attach button, the file chooser, and a pasted screenshot.
+  el.attach.addEventListener("click", function () {
+    el.fileInput.click();
+  });
+  el.fileInput.addEventListener("change", function () {
+    var files = el.fileInput.files;
+    if (files && files.length) addFiles(files);
+    el.fileInput.value = ""; // the same file may be chosen again
+  });
+  el.input.addEventListener("paste", function (e) {
+    var files = e.clipboardData && e.clipboardData.files;
+    if (files && files.length) {
+      e.preventDefault();
+      addFiles(files);
+    }
+  });
+
+  // The picture viewer.
+  el.viewerClose.addEventListener("click", closeViewer);
+  el.viewer.addEventListener("click", function (e) {
+    if (e.target === el.viewer || e.target === el.viewerFrame) closeViewer();
+  });
+  el.viewer.addEventListener("keydown", function (e) {
+    if (e.key === "Escape") {
+      e.stopPropagation();
+      closeViewer();
+    } else if (e.key === "Tab") {
+      e.preventDefault(); // one button: the focus stays on it
+      el.viewerClose.focus();
+    }
+  });
+
   // ---------------------------------------------------------------- 新对话
   var sheetReturn = null;
 
@@ -928,6 +1582,7 @@
   }
 
   function newConversation() {
+    resetUploads();
     state = freshState();
     inflight = null;
     saveState();
@@ -974,7 +1629,7 @@
     el.close.hidden = false;
     el.close.addEventListener("click", closeEmbedded);
     document.addEventListener("keydown", function (e) {
-      if (e.key === "Escape" && el.sheet.hidden) closeEmbedded();
+      if (e.key === "Escape" && el.sheet.hidden && el.viewer.hidden) closeEmbedded();
     });
   }
 
@@ -990,7 +1645,7 @@
   });
   // Another tab changed the conversation: follow it.
   window.addEventListener("storage", function (e) {
-    if (e.key !== CONFIG.storageKey || inflight) return;
+    if (e.key !== CONFIG.storageKey || inflight || uploads.xhr) return;
     state = loadState() || freshState();
     renderAll();
   });

@@ -105,6 +105,8 @@ def servers(browser, tmp_path_factory):
         "ANXIN_ENDPOINTS": str(endpoints),
         "ANXIN_LOG_DIR": str(tmp / "log"),
         "ANXIN_INCIDENT_DB_URL": f"sqlite:///{tmp / 'incidents.db'}",
+        # Uploaded evidence files (test_evidence.py) beside that database, not in var/evidence.
+        "ANXIN_EVIDENCE_DIR": str(tmp / "evidence"),
         # As docs/operators.md tells sites that use the rasa-webchat widget: one worker,
         # because a long-polling Socket.IO session lives in the process that opened it.
         "ANXIN_WORKERS": "1",
