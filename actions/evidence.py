@@ -9,7 +9,11 @@
   proposed entry (incidents/store.py), each linked to the file, and what was
   saved read back; on no nothing is logged and the file is kept; the slots
   are cleared either way.
-- ``action_evidence_pack``: a signed link to the evidence pack (.zip).
+- ``action_evidence_pack``: a signed link to the evidence pack (.zip). In
+  WeChat without ``ANXIN_PUBLIC_URL`` there is no address a link could use, so
+  the bot says how to get the pack from the web chat instead.
+- ``chart_link``: the same kind of link to the chart of the calls (the web chat
+  shows it under the log: actions/incidents.py).
 
 Nothing here logs; the file's content never leaves the stores.
 """
@@ -26,7 +30,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.form_kit import FormKit, answer_text, confirmation
+from actions.form_kit import ALWAYS_STEP_ASIDE, FormKit, answer_text, confirmation
 from evidence import links
 from evidence import store as evidence_store
 from incidents.phones import mask_phone
@@ -35,8 +39,11 @@ from incidents.store import get_store as get_incident_store
 FORM_SLOTS = ("evidence_confirmed", "evidence_description")
 PENDING = "evidence_pending"
 ENV_PUBLIC_URL = "ANXIN_PUBLIC_URL"
-PACK_PATH = "/webhooks/evidence/pack/"
+LINK_PATH = "/webhooks/evidence/"  # + "pack/<token>" or "chart/<token>" (channels/evidence.py)
+PACK_PATH = LINK_PATH + "pack/"
 PACK_TTL = links.DEFAULT_TTL
+CHART_TTL = links.DEFAULT_TTL
+WECHAT = "wechat"  # the input channel's name (channels/wechat.py)
 MAX_READBACK = 12
 # Besides a yes (advisor/answers.py; "不用记" is a no there), what says "log them".
 LOG_WORDS = ("记下", "记上", "记吧", "要记", "都记")
@@ -56,12 +63,35 @@ def clear() -> list[dict[str, Any]]:
     return [SlotSet(PENDING, None), *(SlotSet(slot, None) for slot in FORM_SLOTS)]
 
 
-def pack_link(sender_id: str, ttl: int = PACK_TTL) -> str:
-    """Where the pack is downloaded: the public address when set, else a path on the Rasa server."""
+def public_url() -> str:
+    return os.environ.get(ENV_PUBLIC_URL, "").strip().rstrip("/")
+
+
+def sealed_link(sender_id: str, kind: str, ttl: int) -> str:
+    """A signed, expiring link to the sender's ``kind`` ("pack" or "chart"): the public
+    address in front when set, else a path on the Rasa server."""
     owner = evidence_store.owner_key(sender_id)
-    token = links.make_path_token(owner, "pack", ttl, sender_id=sender_id)
-    base = os.environ.get(ENV_PUBLIC_URL, "").strip().rstrip("/")
-    return f"{base}{PACK_PATH}{token}"
+    token = links.make_path_token(owner, kind, ttl, sender_id=sender_id)
+    return f"{public_url()}{LINK_PATH}{kind}/{token}"
+
+
+def pack_link(sender_id: str, ttl: int = PACK_TTL) -> str:
+    """Where the pack is downloaded."""
+    return sealed_link(sender_id, "pack", ttl)
+
+
+def chart_link(sender_id: str, ttl: int = CHART_TTL) -> str:
+    """Where the chart of the sender's logged calls is shown (a PNG)."""
+    return sealed_link(sender_id, "chart", ttl)
+
+
+def latest_channel(tracker: Tracker) -> str | None:
+    """The input channel of the latest user message that names one (a number picked from
+    WeChat's list is replayed as a message without a channel: actions/options.py)."""
+    for event in reversed(tracker.events or []):
+        if event.get("event") == "user" and event.get("input_channel"):
+            return str(event["input_channel"])
+    return None
 
 
 def _when(value: str | None) -> str:
@@ -79,6 +109,12 @@ class ActionReceiveEvidence(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[dict[str, Any]]:
+        previous = tracker.get_slot(PENDING)
+        if isinstance(previous, dict) and previous.get("proposed"):
+            # A second screenshot before the first was answered: say what was not logged.
+            dispatcher.utter_message(
+                response="utter_evidence_previous_not_logged", count=len(previous["proposed"])
+            )
         evidence = received_evidence(tracker) or {}
         file_id = evidence.get("file_id")
         store = evidence_store.get_store()
@@ -115,6 +151,8 @@ class ValidateEvidenceForm(FormKit):
     entries, a one-line description for a recording."""
 
     move_on_quietly = frozenset(FORM_SLOTS)
+    # Another file while this one waits for an answer: the rule for a new file runs.
+    step_aside_for = ALWAYS_STEP_ASIDE | {"evidence_received"}
 
     def name(self) -> str:
         return "validate_evidence_form"
@@ -254,6 +292,10 @@ class ActionEvidencePack(Action):
         files = await asyncio.to_thread(evidence_store.get_store().list, sender)
         if not files:
             dispatcher.utter_message(response="utter_evidence_pack_empty")
+            return []
+        if latest_channel(tracker) == WECHAT and not public_url():
+            # A path without the server's address opens nothing in WeChat.
+            dispatcher.utter_message(response="utter_evidence_pack_from_web", count=len(files))
             return []
         link = pack_link(sender)
         dispatcher.utter_message(response="utter_evidence_pack", link=link, count=len(files))

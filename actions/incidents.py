@@ -20,6 +20,7 @@ from rasa_sdk.types import DomainDict
 
 import knowledge
 from actions.common import intent_name, known_role, latest_entities, latest_text, say
+from actions.evidence import WECHAT, chart_link, latest_channel
 from actions.form_kit import INTERRUPTIONS, FormKit, answer_text, confirmation
 from advisor.replies import MAX_BUBBLE
 from incidents import rules
@@ -40,6 +41,9 @@ INCIDENT_SLOTS = (
     "incident_evidence",
     "incident_form_retries",
 )
+
+
+CHART_ALT = "来电规律图"  # what the web chat says for the chart where it cannot show it
 
 
 async def _in_thread(function, *args, **kwargs):
@@ -94,7 +98,8 @@ class ValidateIncidentForm(FormKit):
     time or number while the entry is still open ("不对，是下午四点")."""
 
     # Not answers to the form's question: the form steps aside for the rules.
-    step_aside_for = INTERRUPTIONS - {"thanks"}
+    # A log request while logging is more about the same call (the form takes it).
+    step_aside_for = INTERRUPTIONS - {"thanks", "log_incident"}
 
     def name(self) -> str:
         return "validate_incident_form"
@@ -304,7 +309,8 @@ def _bubbles(lines: list[str], head: str = "") -> list[str]:
 
 
 class ActionShowLog(Action):
-    """The dated timeline, then the rules the log shows were broken."""
+    """The dated timeline, then the rules the log shows were broken; in the web chat
+    also a chart of the calls (a signed link to /webhooks/evidence/chart/<token>)."""
 
     def name(self) -> str:
         return "action_show_log"
@@ -329,6 +335,11 @@ class ActionShowLog(Action):
                 dispatcher.utter_message(text=bubble)
         else:
             dispatcher.utter_message(response="utter_log_no_breach")
+        if latest_channel(tracker) != WECHAT:
+            # The web chat shows this as a picture; WeChat texts cannot carry one.
+            dispatcher.utter_message(
+                json_message={"type": "chart", "url": chart_link(tracker.sender_id), "alt": CHART_ALT}
+            )
         dispatcher.utter_message(response="utter_after_log")
         return []
 

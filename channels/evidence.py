@@ -3,16 +3,19 @@
 - ``POST /webhooks/evidence/upload`` (multipart: ``file``, ``sender``, optional
   ``description``, one line): the body is read as a stream and refused past
   ``MAX_BODY`` (20 MB + a margin for the form) with 413, whatever Sanic's own
-  cap (``SANIC_REQUEST_MAX_SIZE``, 1 MiB without an API token) says; the file
-  is checked (evidence/files.py), stored with its hash (evidence/store.py,
-  channel ``web``), an image is read by OCR off the event loop (evidence/ocr.py)
-  and turned into proposed entries (evidence/extract.py); then the bot gets
-  ``/evidence_received`` for that sender with the proposal in the message's
-  metadata (actions/evidence.py shows it and asks before logging anything).
-  Answer: ``{"file": {...}, "messages": [...]}``. A refused file: 400 / 413 /
-  415 with ``{"error": <sentence for the user>}``; nothing stored is touched.
-- ``GET /webhooks/evidence/file/<token>`` and ``GET /webhooks/evidence/pack/<token>``:
-  one file, or the evidence pack (.zip), for a signed, expiring link
+  cap (``SANIC_REQUEST_MAX_SIZE``, 1 MiB without an API token) says; then
+  evidence/intake.py (shared with the WeChat channel) checks the file
+  (evidence/files.py), stores it with its hash (evidence/store.py, channel
+  ``web``) and reads an image by OCR off the event loop into proposed entries;
+  then the bot gets ``/evidence_received`` for that sender with the proposal in
+  the message's metadata (actions/evidence.py shows it and asks before logging
+  anything). Answer: ``{"file": {...}, "messages": [...]}``. A refused file:
+  400 / 413 / 415 with ``{"error": <sentence for the user>}``; nothing stored
+  is touched.
+- ``GET /webhooks/evidence/file/<token>``, ``GET /webhooks/evidence/pack/<token>``
+  and ``GET /webhooks/evidence/chart/<token>``: one file, the evidence pack
+  (.zip), or the PNG chart of the sender's logged calls (evidence/chart.py,
+  shown inline by the web chat), for a signed, expiring link
   (evidence/links.py ``make_path_token``); anything else is 403.
 
 Guarded as the other channels: per-sender rate limit (channels/ratelimit.py,
@@ -34,7 +37,7 @@ from collections import Counter
 from datetime import datetime
 from typing import Any
 
-from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
+from rasa.core.channels.channel import CollectingOutputChannel, InputChannel
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
@@ -42,7 +45,7 @@ from sanic.response import HTTPResponse
 from channels.guard import OnNewMessage, default_limiter, read_capped_body
 from channels.ratelimit import sender_key
 from channels.socketio import allowed_origins
-from evidence import extract, files, links
+from evidence import files, intake, links
 from evidence import store as evidence_store
 from evidence.texts import text
 from privacy import logs as privacy_logs
@@ -67,20 +70,6 @@ def refusal(refused: files.Refused) -> HTTPResponse:
 def one_line(value: Any, limit: int = MAX_DESCRIPTION) -> str:
     value = value if isinstance(value, str) else ""
     return " ".join(value.split())[:limit]
-
-
-def plain(entry: dict[str, Any]) -> dict[str, Any]:
-    """A proposed entry as JSON (the time as ISO text; it travels in a slot)."""
-    return {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in entry.items()}
-
-
-async def read_image(data: bytes, received: datetime) -> tuple[list[dict[str, Any]], str]:
-    """Proposed entries and the confirmation text for a screenshot (OCR off the loop)."""
-    from evidence import ocr  # heavy (onnxruntime) only once an image arrives
-
-    result = await ocr.read_lines_async(data)
-    reading = extract.read(result, now=received)
-    return [plain(e) for e in extract.proposed_entries(reading)], extract.summary(reading)
 
 
 def file_json(record: evidence_store.EvidenceFile) -> dict[str, Any]:
@@ -208,44 +197,49 @@ class EvidenceInput(InputChannel):
             day = datetime.now(evidence_store.BEIJING).strftime("%Y%m%d")
             return _attachment(data, "application/zip", f"anxin-evidence-{day}.zip")
 
+        @blueprint.route("/chart/<token>", methods=["GET"])
+        async def chart(request: Request, token: str) -> HTTPResponse:
+            try:
+                _, sender = links.verify_path_token(token, "chart")
+            except links.LinkRefused as refused:
+                logger.info("evidence.link.refused reason=%s", refused.reason)
+                return error(text(f"web.link_{refused.reason}"), 403)
+            from evidence.chart import render_chart
+
+            entries = await asyncio.to_thread(self.incidents.list, sender)
+            png = await asyncio.to_thread(render_chart, entries)
+            # Inline (an <img> in the chat), never cached: it shows one person's calls.
+            return response.raw(
+                png,
+                content_type="image/png",
+                headers={"Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff"},
+            )
+
         return blueprint
 
     async def _receive(
         self, on_new_message: OnNewMessage, sender: str, who: str, item: Any, description: str
     ) -> HTTPResponse:
-        data = item.body or b""
         try:
-            checked = await asyncio.to_thread(files.check, data, item.name, item.type)
-        except files.Refused as refused:
-            logger.info("evidence.refused reason=%s sender=%s", refused.reason, who)
-            return refusal(refused)
-        try:
-            record = await asyncio.to_thread(
-                self.store.add, sender, data, checked, channel=CHANNEL, description=description
+            taken = await intake.take_in(
+                item.body or b"",
+                sender,
+                channel=CHANNEL,
+                who=who,
+                filename=item.name,
+                mime=item.type,
+                description=description,
+                store=self.store,
             )
-        except Exception as exc:
-            logger.error("evidence.store.failed error=%s", type(exc).__name__)
+        except files.Refused as refused:
+            return refusal(refused)
+        except intake.NotStored:
             return error(text("web.failed"), 500)
-        logger.info("evidence.stored kind=%s size=%d sender=%s", record.kind, record.size, who)
-        evidence: dict[str, Any] = {"file_id": record.id, "kind": record.kind, "proposed": [], "summary": ""}
-        if description:
-            evidence["description"] = description
-        if record.kind == "image":
-            try:
-                received = record.received_beijing.replace(tzinfo=None)
-                evidence["proposed"], evidence["summary"] = await read_image(data, received)
-            except Exception as exc:  # the file is kept; the user is asked to describe it
-                logger.warning("evidence.ocr.failed error=%s", type(exc).__name__)
         collector = CollectingOutputChannel()
-        message = UserMessage(
-            text="/evidence_received",
-            output_channel=collector,
-            sender_id=sender,
-            input_channel=self.name(),
-            metadata={"evidence": evidence},
+        await on_new_message(intake.evidence_message(sender, taken.evidence, collector, self.name()))
+        return response.json(
+            {"file": file_json(taken.record), "messages": collector.messages}, ensure_ascii=False
         )
-        await on_new_message(message)
-        return response.json({"file": file_json(record), "messages": collector.messages}, ensure_ascii=False)
 
 
 def _attachment(data: bytes, mime: str, filename: str) -> HTTPResponse:

@@ -6,6 +6,13 @@ again, up to three times. So each message is handled once (de-duplicated by
 MsgId), answered passively when Rasa is done within WECHAT_PASSIVE_TIMEOUT,
 and otherwise acknowledged with "success" and delivered later through the
 customer-service API. See docs/operators.md, "WeChat Official Account".
+
+An image message is evidence (issue #15): within the same once-per-MsgId turn
+it is downloaded through WeChat's media API, checked, stored and read by OCR
+(evidence/intake.py, as the web upload does), and the bot gets
+``/evidence_received`` with what was read; a refused or lost image gets a
+sentence that says why (evidence/messages.yml) and leaves every stored file as
+it was.
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ import hmac
 import json
 import logging
 import os
+from collections import Counter
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -32,16 +40,21 @@ from wechatpy import parse_message
 from wechatpy.crypto import WeChatCrypto
 from wechatpy.events import BaseEvent, ClickEvent, SubscribeEvent, SubscribeScanEvent
 from wechatpy.exceptions import InvalidAppIdException, InvalidSignatureException
-from wechatpy.messages import BaseMessage, TextMessage, VoiceMessage
+from wechatpy.messages import BaseMessage, ImageMessage, TextMessage, VoiceMessage
 from wechatpy.replies import TextReply
 
-from channels.guard import channel_guard, read_capped_body
+from channels.guard import channel_guard, default_limiter, read_capped_body
 from channels.payloads import sanitize
+from channels.ratelimit import RateLimiter, sender_key
 from channels.wechat_dedupe import DEFAULT_TTL, DedupeStore, make_store
 from channels.wechat_format import MAX_BYTES, cdata_safe, format_reply
+from evidence import files, intake
+from evidence import store as evidence_store
+from evidence.texts import text as evidence_text
 
 logger = logging.getLogger(__name__)
 
+CHANNEL = "wechat"  # the input channel's name: in trackers, stored files and rate-limit keys
 DEFAULT_API_BASE = "https://api.weixin.qq.com"
 MAX_BODY_BYTES = 64 * 1024
 SUCCESS = "success"  # WeChat's "received, no passive reply" answer
@@ -56,17 +69,19 @@ MENU_PAYLOADS = {
 SUBSCRIBE_PAYLOAD = "/greet"
 
 TEXT_ONLY_REPLY = (
-    "抱歉，我现在只看得懂文字和语音。请直接打字告诉我您遇到的情况，"
-    "比如“催收天天给我家里人打电话”。截图请先保存好，它们是投诉和报警的证据。"
+    "抱歉，视频、位置和链接这类消息我还看不懂。请直接打字或发语音告诉我您遇到的情况，"
+    "比如“催收天天给我家里人打电话”。催收的短信和通话记录可以截图发给我，我会原样保存。"
 )
 VOICE_UNCLEAR_REPLY = "抱歉，这段语音我没能听清。麻烦您打字告诉我遇到的情况，好吗？"
 ERROR_REPLY = "抱歉，我这边出了点问题，请稍后再发一次。如果有人威胁您的人身安全，请立即拨打 110。"
-NON_TEXT_TYPES = {"image", "video", "shortvideo", "location", "link", "miniprogrampage"}
+NON_TEXT_TYPES = {"video", "shortvideo", "location", "link", "miniprogrampage"}
 
 # The customer-service API answers these when the access token is stale.
 TOKEN_ERRCODES = {40001, 40014, 42001}
 # After a passive first chunk, the rest waits a moment so it arrives after it.
 REST_PUSH_DELAY = 0.5
+# WeChat's media ids are 64 characters; anything much longer is not one.
+MAX_MEDIA_ID = 256
 
 OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
 
@@ -272,8 +287,40 @@ class CustomerServiceError(Exception):
         self.errcode = errcode
 
 
+class MediaError(Exception):
+    """An image could not be fetched from WeChat; ``reason`` (an errcode or an error's
+    type, never its text: that may quote the URL with the token) says why."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class MediaTooBig(MediaError):
+    def __init__(self) -> None:
+        super().__init__("too_big")
+
+
+def _media_errcode(body: bytes, mime: str) -> int | None:
+    """WeChat's errcode when the media API answered JSON instead of a file, else None."""
+    looks_like_json = "json" in mime.lower() or mime.lower().startswith("text/") or body[:1] == b"{"
+    if not looks_like_json or len(body) > 64 * 1024:
+        return None
+    try:
+        data = json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        return None  # not JSON after all: the file check decides what it is
+    if not isinstance(data, dict):
+        return None
+    try:
+        return int(data.get("errcode") or -1)  # JSON without an error is still not a file
+    except (TypeError, ValueError):
+        return -1
+
+
 class CustomerServiceAPI:
-    """Text messages through /cgi-bin/message/custom/send, with aiohttp.
+    """Text messages through /cgi-bin/message/custom/send, and users' images through
+    /cgi-bin/media/get, with aiohttp.
 
     wechatpy's client is synchronous and would block the event loop Rasa
     runs on. The access token is cached in the dedupe store until shortly
@@ -366,6 +413,43 @@ class CustomerServiceAPI:
             sent += 1
         return sent
 
+    async def download_media(self, media_id: str, limit: int) -> tuple[bytes, str]:
+        """The bytes and Content-Type of a user's image (a temporary medium: WeChat keeps
+        it 3 days). ``MediaTooBig`` past ``limit`` bytes (the rest is not read),
+        ``MediaError`` when WeChat refuses or cannot be reached."""
+        if not isinstance(media_id, str) or not media_id.strip() or len(media_id) > MAX_MEDIA_ID:
+            raise MediaError("no_media_id")
+        try:
+            token = await self.access_token()
+            for attempt in range(2):
+                params = {"access_token": token, "media_id": media_id.strip()}
+                async with self._client().get(f"{self.base}/cgi-bin/media/get", params=params) as reply:
+                    mime = reply.headers.get("Content-Type", "")
+                    if reply.content_length is not None and reply.content_length > limit:
+                        raise MediaTooBig()
+                    body = bytearray()
+                    async for chunk in reply.content.iter_chunked(64 * 1024):
+                        body += chunk
+                        if len(body) > limit:
+                            raise MediaTooBig()
+                    status = reply.status
+                errcode = _media_errcode(bytes(body), mime)
+                if errcode in TOKEN_ERRCODES and attempt == 0:
+                    token = await self.access_token(stale=token)
+                    continue
+                if errcode is not None:
+                    raise MediaError(f"errcode={errcode}")  # 40007: unknown or expired media id
+                if status != 200:
+                    raise MediaError(f"http={status}")
+                return bytes(body), mime
+        except MediaError:
+            raise
+        except CustomerServiceError as error:
+            raise MediaError(f"token errcode={error.errcode}") from None
+        except (aiohttp.ClientError, TimeoutError, ValueError) as error:
+            raise MediaError(type(error).__name__) from None
+        raise MediaError("token")
+
     async def close(self) -> None:
         if self._session is not None and not self._session.closed:
             await self._session.close()
@@ -395,9 +479,20 @@ class WeChatHandler:
         on_new_message: OnNewMessage,
         store: DedupeStore | None = None,
         api: CustomerServiceAPI | None = None,
+        *,
+        evidence_on_new_message: OnNewMessage | None = None,
+        limiter: RateLimiter | None = None,
+        evidence_files: evidence_store.EvidenceStore | None = None,
     ) -> None:
+        """``on_new_message`` takes what users write (guarded: channels/guard.py);
+        ``evidence_on_new_message`` takes ``/evidence_received`` for a stored image, which
+        the guard would defuse as typed text (so images are rate-limited here, by
+        ``limiter``, against the same per-sender budget)."""
         self.settings = settings
         self.on_new_message = on_new_message
+        self.evidence_on_new_message = evidence_on_new_message or on_new_message
+        self.limiter = limiter
+        self._evidence_files = evidence_files
         self.crypto = settings.make_crypto() if settings.token else None
         self.store = store or make_store(
             settings.redis_url, settings.dedupe_ttl, prefix=f"anxin:wechat:{settings.appid or 'default'}"
@@ -405,8 +500,17 @@ class WeChatHandler:
         if api is None and settings.customer_api:
             api = CustomerServiceAPI(settings.api_base, settings.appid, settings.appsecret, self.store)
         self.api = api
+        # Images come through the media API, which needs the access token only: an account
+        # without the customer-service API (WECHAT_CUSTOMER_API=0) may still have it.
+        if api is None and settings.appid and settings.appsecret:
+            self.media: CustomerServiceAPI | None = CustomerServiceAPI(
+                settings.api_base, settings.appid, settings.appsecret, self.store
+            )
+        else:
+            self.media = api
         self._tasks: dict[str, asyncio.Task] = {}
         self._background: set[asyncio.Task] = set()
+        self._taking: Counter[str] = Counter()  # images being taken in, per user
 
     @property
     def wait_timeout(self) -> float:
@@ -475,6 +579,10 @@ class WeChatHandler:
             text = MENU_PAYLOADS.get((message.key or "").strip(), SUBSCRIBE_PAYLOAD)
         elif isinstance(message, BaseEvent):
             return None  # unsubscribe, VIEW, LOCATION reports, scans: nothing to say
+        elif isinstance(message, ImageMessage):
+            # Evidence: taken in once per MsgId, like any message (a retry waits for it).
+            logger.info("wechat.received type=image user=%s", user_hash(openid))
+            return await self.converse(self.dedupe_key(message), openid, "", media_id=message.media_id or "")
         elif message.type in NON_TEXT_TYPES:
             return TEXT_ONLY_REPLY
         else:
@@ -482,9 +590,10 @@ class WeChatHandler:
         logger.info("wechat.received type=%s user=%s", message.type, user_hash(openid))
         return await self.converse(self.dedupe_key(message), openid, text)
 
-    async def converse(self, key: str, openid: str, text: str) -> str | None:
-        """Hand ``text`` to Rasa once per ``key``; the first chunk of the reply if it is
-        ready in time (the rest is pushed), else None (the push delivers it all)."""
+    async def converse(self, key: str, openid: str, text: str, media_id: str | None = None) -> str | None:
+        """Hand ``text`` (or the image ``media_id``) to Rasa once per ``key``; the first
+        chunk of the reply if it is ready in time (the rest is pushed), else None (the push
+        delivers it all)."""
         try:
             first = await self.store.claim(key)
         except Exception:
@@ -492,9 +601,11 @@ class WeChatHandler:
             first = True  # better a rare double answer than none
         task = self._tasks.get(key)
         if first and task is None:
-            task = self._start(key, openid, text)
+            task = self._start(key, openid, text, media_id)
         try:
-            chunks = await self._wait(key, task, self.wait_timeout, lambda: self._start(key, openid, text))
+            chunks = await self._wait(
+                key, task, self.wait_timeout, lambda: self._start(key, openid, text, media_id)
+            )
         except asyncio.CancelledError:
             # WeChat hung up before we answered: the push path still delivers.
             self._push_later(key, openid, task or self._tasks.get(key))
@@ -517,22 +628,25 @@ class WeChatHandler:
                 logger.warning("wechat.reply.cut user=%s chunks_lost=%d", user_hash(openid), len(chunks) - 1)
         return chunks[0]
 
-    def _start(self, key: str, openid: str, text: str) -> asyncio.Task:
-        task = asyncio.create_task(self._process(key, openid, text))
+    def _start(self, key: str, openid: str, text: str, media_id: str | None = None) -> asyncio.Task:
+        task = asyncio.create_task(self._process(key, openid, text, media_id))
         self._tasks[key] = task
         task.add_done_callback(lambda _done, k=key: self._tasks.pop(k, None))
         return task
 
-    async def _process(self, key: str, openid: str, text: str) -> list[str]:
+    async def _process(self, key: str, openid: str, text: str, media_id: str | None = None) -> list[str]:
         loop = asyncio.get_running_loop()
         started = loop.time()
         collector = CollectingOutputChannel()
         try:
             # The MsgId goes into the tracker, to find a WeChat message in a conversation.
             message_id = key.removeprefix("msg:") if key.startswith("msg:") else None
-            await self.on_new_message(
-                UserMessage(text, collector, openid, input_channel="wechat", message_id=message_id)
-            )
+            if media_id is None:
+                await self.on_new_message(
+                    UserMessage(text, collector, openid, input_channel=CHANNEL, message_id=message_id)
+                )
+            else:
+                await self._take_image(openid, media_id, collector, message_id)
             chunks = format_reply(collector.messages, self.settings.text_limit)
         except Exception as error:
             # The type only: an exception's message could quote what the user wrote.
@@ -549,6 +663,56 @@ class WeChatHandler:
             len(chunks),
         )
         return chunks
+
+    async def _take_image(
+        self, openid: str, media_id: str, collector: CollectingOutputChannel, message_id: str | None
+    ) -> None:
+        """Download, check, store and read one image, then tell the bot (or the user why not)."""
+        who = user_hash(openid)
+
+        async def say(sentence: str) -> None:
+            await collector.send_text_message(openid, sentence)
+
+        if self.limiter is not None:
+            try:
+                allowed = await self.limiter.allow(sender_key(CHANNEL, openid))
+            except Exception as error:  # a limiter never stops a user in distress
+                logger.warning("wechat.ratelimit.failed error=%s", type(error).__name__)
+                allowed = True
+            if not allowed:
+                logger.info("wechat.image.rate_limited user=%s", who)
+                return await say(evidence_text("wechat.busy"))
+        if self.media is None:
+            logger.info("wechat.image.no_media_api user=%s", who)
+            return await say(evidence_text("wechat.no_media"))
+        if self._taking[openid] >= files.MAX_FILES_AT_ONCE:
+            logger.info("evidence.refused reason=too_many channel=wechat sender=%s", who)
+            return await say(files.refuse("too_many").message)
+        self._taking[openid] += 1
+        try:
+            try:
+                data, mime = await self.media.download_media(media_id, files.MAX_BYTES)
+            except MediaTooBig:
+                logger.info("evidence.refused reason=too_big channel=wechat sender=%s", who)
+                return await say(files.refuse("too_big").message)
+            except MediaError as error:
+                logger.warning("wechat.media.failed reason=%s user=%s", error.reason, who)
+                return await say(evidence_text("wechat.download_failed"))
+            try:
+                taken = await intake.take_in(
+                    data, openid, channel=CHANNEL, who=who, mime=mime, store=self._evidence_files
+                )
+            except files.Refused as refused:
+                return await say(refused.message)
+            except intake.NotStored:
+                return await say(evidence_text("web.failed"))
+        finally:
+            self._taking[openid] -= 1
+            if self._taking[openid] <= 0:
+                del self._taking[openid]
+        await self.evidence_on_new_message(
+            intake.evidence_message(openid, taken.evidence, collector, CHANNEL, message_id)
+        )
 
     async def _wait(
         self, key: str, task: asyncio.Task | None, timeout: float, start: Callable[[], asyncio.Task] | None = None
@@ -631,6 +795,8 @@ class WeChatHandler:
         await self.drain(timeout=5.0)
         if self.api is not None:
             await self.api.close()
+        if self.media is not None and self.media is not self.api:
+            await self.media.close()
         await self.store.close()
 
 
@@ -650,7 +816,7 @@ class WeChatInput(InputChannel):
 
     @classmethod
     def name(cls) -> str:
-        return "wechat"
+        return CHANNEL
 
     @classmethod
     def from_credentials(cls, credentials: dict[str, Any] | None) -> InputChannel:
@@ -665,7 +831,14 @@ class WeChatInput(InputChannel):
     def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
         # Rate limit and length cap per OpenID (channels/guard.py); a retried MsgId is
         # de-duplicated before this, so WeChat's retries do not count against the user.
-        handler = WeChatHandler(self.settings, channel_guard(on_new_message, self.name()))
+        # A stored image reaches Rasa unguarded (its "/evidence_received" would be defused),
+        # after the handler checked the same rate limit itself.
+        handler = WeChatHandler(
+            self.settings,
+            channel_guard(on_new_message, self.name()),
+            evidence_on_new_message=on_new_message,
+            limiter=default_limiter(),
+        )
         blueprint = Blueprint("wechat_webhook", __name__)
 
         @blueprint.route("/", methods=["GET"])

@@ -2,7 +2,7 @@
 
 A token is ``<expiry>.<signature>`` in URL-safe text, where the signature is
 HMAC-SHA256 (standard library; itsdangerous is not in the lock) over the
-owner key, the subject (a file id, or ``pack``) and the expiry, with the
+owner key, the subject (a file id, ``pack`` or ``chart``) and the expiry, with the
 secret in ``ANXIN_EVIDENCE_SECRET`` (``scripts/run.sh`` makes one per run, so
 links die with a restart; every process of the scaled profile must be given
 the same one). The owner key travels in the link's path beside the file id
@@ -48,7 +48,7 @@ class LinkRefused(ValueError):
 @dataclass(frozen=True)
 class Grant:
     owner: str  # owner key
-    subject: str  # file id or "pack"
+    subject: str  # file id, "pack" or "chart"
     expires: int  # Unix time
 
 
@@ -109,13 +109,18 @@ def link_path(owner: str, subject: str, ttl: int = DEFAULT_TTL, *, now: float | 
 # -- one path segment: what the web routes take (/webhooks/evidence/file/<token>) ------------------
 
 
+# What a link may name besides one file: both are built from the sender's incident
+# log, kept by sender id, so their links carry it sealed (``seal_sender``).
+SEALED_KINDS = ("pack", "chart")
+
+
 def _pack_key() -> bytes:
     return base64.urlsafe_b64encode(hashlib.sha256(b"anxin-evidence-pack\n" + secret()).digest())
 
 
 def seal_sender(sender_id: str) -> str:
-    """The sender id encrypted and authenticated (Fernet) for a pack link: the pack
-    needs the incident log, kept by sender id; the link must not show it."""
+    """The sender id encrypted and authenticated (Fernet) for a pack or chart link: both
+    need the incident log, kept by sender id; the link must not show it."""
     from cryptography.fernet import Fernet
 
     return Fernet(_pack_key()).encrypt(sender_id.encode("utf-8")).decode("ascii")
@@ -149,7 +154,7 @@ def make_path_token(
 def verify_path_token(
     value: object, subject_kind: str = "file", *, now: float | None = None
 ) -> tuple[Grant, str | None]:
-    """The grant of a path token (and the sender id it seals, for a pack); ``LinkRefused``
+    """The grant of a path token (and the sender id it seals, for a pack or a chart); ``LinkRefused``
     for anything forged, changed, for another owner or file, or expired."""
     if not isinstance(value, str) or len(value) > 600:
         raise LinkRefused("bad")
@@ -157,11 +162,14 @@ def verify_path_token(
     if len(parts) not in (4, 5):
         raise LinkRefused("bad")
     owner, subject, expires, signature = parts[:4]
-    if (subject == "pack") != (subject_kind == "pack"):
+    # A pack's link does not open a chart, nor a file's link either of them.
+    if subject_kind in SEALED_KINDS and subject != subject_kind:
+        raise LinkRefused("bad")
+    if subject_kind not in SEALED_KINDS and subject in SEALED_KINDS:
         raise LinkRefused("bad")
     grant = verify(f"{expires}.{signature}", owner, subject, now=now)
     sender = None
-    if subject_kind == "pack":
+    if subject_kind in SEALED_KINDS:
         if len(parts) != 5:
             raise LinkRefused("bad")
         sender = open_sender(parts[4])

@@ -1,10 +1,13 @@
-"""A fake WeChat API on 127.0.0.1: /cgi-bin/token and /cgi-bin/message/custom/send.
+"""A fake WeChat API on 127.0.0.1: /cgi-bin/token, /cgi-bin/message/custom/send
+and /cgi-bin/media/get.
 
 Stands in for https://api.weixin.qq.com when the bot runs with
 WECHAT_API_BASE=http://127.0.0.1:<port>, and records what it receives so
 tests (and scripts/wechat_sim.py) can see the replies pushed through the
 customer-service API. Behaves like WeChat where it matters: wrong AppID or
 secret → 40013/40125, a stale token → 40001, text over 2048 bytes → 45002.
+Media: a test registers bytes for a media id (``add_media``), as if the user
+had sent that image; an unknown id gets WeChat's JSON error 40007.
 
     python -m tests.fake_wechat_api --port 5177   # print pushed messages
 """
@@ -55,6 +58,9 @@ class FakeWeChatAPI:
             self._issued = 0
             self._valid_token: str | None = None
             self._fail_next: list[int] = []
+            self.media: dict[str, tuple[bytes, str]] = {}
+            self.media_requests: list[str] = []  # media ids asked for, in order
+            self.media_served: list[str] = []  # media ids whose bytes went out (a valid token, a known id)
 
     def expire_token(self) -> None:
         """Make the current token stale, as when another process fetched a new one."""
@@ -65,6 +71,16 @@ class FakeWeChatAPI:
         """Refuse the next send with ``errcode`` (once)."""
         with self._lock:
             self._fail_next.append(errcode)
+
+    def add_media(self, media_id: str, data: bytes, content_type: str = "image/jpeg") -> None:
+        """Serve ``data`` for ``media_id`` at /cgi-bin/media/get (what a user's image is)."""
+        with self._lock:
+            self.media[media_id] = (bytes(data), content_type)
+
+    def downloads_of(self, media_id: str) -> int:
+        """How many times the bytes of ``media_id`` were sent (refused calls do not count)."""
+        with self._lock:
+            return self.media_served.count(media_id)
 
     def messages_to(self, openid: str) -> list[str]:
         with self._lock:
@@ -107,9 +123,25 @@ class FakeWeChatAPI:
                 self.end_headers()
                 self.wfile.write(body)
 
+            def _answer_file(self, data: bytes, content_type: str, name: str) -> None:
+                if fake.delay:
+                    time.sleep(fake.delay)
+                self.send_response(200)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-disposition", f'attachment; filename="{name}"')
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
             def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
                 url = urlparse(self.path)
                 query = {k: v[0] for k, v in parse_qs(url.query).items()}
+                if url.path == "/cgi-bin/media/get":
+                    found = fake._media(query.get("access_token", ""), query.get("media_id", ""))
+                    if isinstance(found, dict):
+                        return self._answer(found)
+                    data, content_type = found
+                    return self._answer_file(data, content_type, f"{query['media_id']}.jpg")
                 if url.path != "/cgi-bin/token":
                     return self._answer({"errcode": 404, "errmsg": "no such API"})
                 self._answer(fake._token(query))
@@ -157,6 +189,19 @@ class FakeWeChatAPI:
             self._issued += 1
             self._valid_token = f"fake-token-{self._issued}"
             return {"access_token": self._valid_token, "expires_in": self.expires_in}
+
+    def _media(self, token: str, media_id: str) -> dict[str, Any] | tuple[bytes, str]:
+        with self._lock:
+            self.media_requests.append(media_id)
+            if not token or token != self._valid_token:
+                return {
+                    "errcode": 40001,
+                    "errmsg": "invalid credential, access_token is invalid or not latest",
+                }
+            if media_id not in self.media:
+                return {"errcode": 40007, "errmsg": "invalid media_id"}
+            self.media_served.append(media_id)
+            return self.media[media_id]
 
     def _send(self, token: str, raw: bytes) -> dict[str, Any]:
         try:

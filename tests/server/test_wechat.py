@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from channels.wechat import TEXT_ONLY_REPLY, VOICE_UNCLEAR_REPLY
+from channels.wechat import VOICE_UNCLEAR_REPLY
 from scripts.wechat_sim import WeChatSim, _xml
 from tests.fake_wechat_api import FakeWeChatAPI
 from tests.run_sh import running
@@ -120,8 +120,10 @@ def test_menu_click_gets_the_mapped_answer(wechat):
     assert WELCOME in wechat.event("CLICK", "NO_SUCH_BUTTON").content
 
 
-def test_image_gets_a_helpful_text(wechat):
-    assert wechat.image().content == TEXT_ONLY_REPLY
+def test_an_image_that_cannot_be_fetched_is_asked_for_again(wechat):
+    # The fake API does not know the simulator's media id (tests/server/test_wechat_evidence.py
+    # sends real screenshots).
+    assert "没能从微信取下来" in wechat.image().content
 
 
 def test_the_same_msgid_is_processed_once(wechat, tracker_db, api):

@@ -119,6 +119,21 @@ async def test_a_received_image_is_kept_pending_and_the_form_asks(dispatcher):
     ] == ["记下", "不用记"]
 
 
+async def test_a_second_screenshot_before_the_answer_is_taken_and_the_first_is_said_unlogged(dispatcher):
+    first, second = add_file(), add_file()
+    waiting = {"file_id": first.id, "kind": "image", "proposed": proposed(DAY), "summary": "…"}
+    tracker = received(second, proposed(DAY)[:1])
+    tracker.slots["evidence_pending"] = waiting
+    tracker.slots["requested_slot"] = "evidence_confirmed"
+    # The form steps aside for the new file, so the rule for a new file runs...
+    assert await ValidateEvidenceForm().run(dispatcher, tracker, project_domain()) == []
+    # ...which says the first one's 3 entries were not logged and proposes the second's.
+    events = await ActionReceiveEvidence().run(dispatcher, tracker, project_domain())
+    assert dispatcher.messages[0]["response"] == "utter_evidence_previous_not_logged"
+    assert dispatcher.messages[0]["count"] == 3
+    assert slot_values(events)["evidence_pending"]["file_id"] == second.id
+
+
 async def test_another_users_file_id_is_not_received(dispatcher):
     record = add_file("someone-else")
     events = await ActionReceiveEvidence().run(dispatcher, received(record, proposed(DAY)), project_domain())
@@ -257,3 +272,79 @@ async def test_erasure_removes_the_files_too(dispatcher, stores):
     assert evidence.list(USER) == [] and not folder.exists()
     assert len(evidence.list("someone-else")) == 1
     assert "证据文件也已删除：1 个" in said(dispatcher)
+
+
+def from_channel(tracker, channel: str):
+    """The tracker as Rasa builds it for a message that came through ``channel``."""
+    tracker.events[-1]["input_channel"] = channel
+    return tracker
+
+
+async def test_in_wechat_without_a_public_address_the_pack_comes_from_the_web_chat(dispatcher, monkeypatch):
+    add_file()
+    add_file()
+    tracker = from_channel(make_tracker("导出证据包", "request_evidence_pack"), "wechat")
+    await ActionEvidencePack().run(dispatcher, tracker, project_domain())
+    text = said(dispatcher)
+    assert [m.get("response") for m in dispatcher.messages] == ["utter_evidence_pack_from_web"]
+    assert "网页版" in text and "导出证据包" in text and "2 个文件" in text
+    # No link that would open nothing in WeChat, and no download button.
+    assert "/webhooks/evidence/" not in text and not any(m.get("custom") for m in dispatcher.messages)
+
+    # A number picked from WeChat's list is replayed without a channel: still WeChat.
+    dispatcher.messages.clear()
+    replayed = from_channel(make_tracker("导出证据包", "request_evidence_pack"), "wechat")
+    replayed.events.append({**replayed.events[-1], "input_channel": None})
+    await ActionEvidencePack().run(dispatcher, replayed, project_domain())
+    assert [m.get("response") for m in dispatcher.messages] == ["utter_evidence_pack_from_web"]
+
+    # With a public address the link works from WeChat too.
+    dispatcher.messages.clear()
+    monkeypatch.setenv("ANXIN_PUBLIC_URL", "https://anxin.example.org")
+    await ActionEvidencePack().run(dispatcher, tracker, project_domain())
+    assert "https://anxin.example.org/webhooks/evidence/pack/" in said(dispatcher)
+
+
+async def test_the_web_chat_keeps_its_pack_link_without_a_public_address(dispatcher):
+    add_file()
+    tracker = from_channel(make_tracker("导出证据包", "request_evidence_pack"), "rest")
+    await ActionEvidencePack().run(dispatcher, tracker, project_domain())
+    link = next(m["custom"]["url"] for m in dispatcher.messages if m.get("custom"))
+    assert link.startswith("/webhooks/evidence/pack/") and link in said(dispatcher)
+
+
+def charts(dispatcher) -> list[dict]:
+    return [m["custom"] for m in dispatcher.messages if (m.get("custom") or {}).get("type") == "chart"]
+
+
+async def test_the_log_in_the_web_chat_comes_with_a_chart_link_for_its_owner(dispatcher, stores, monkeypatch):
+    from actions.incidents import ActionShowLog
+
+    incidents, _ = stores
+    for hours in range(3):
+        incidents.add(USER, occurred_at=DAY - timedelta(hours=hours), caller_number="13812345678")
+    await ActionShowLog().run(dispatcher, from_channel(make_tracker("看看记录", "show_log"), "rest"), project_domain())
+    [chart] = charts(dispatcher)
+    assert chart["alt"] == "来电规律图"
+    assert chart["url"].startswith("/webhooks/evidence/chart/") and USER not in chart["url"]
+    grant, sender = links.verify_path_token(chart["url"].rsplit("/", 1)[1], "chart")
+    assert sender == USER and grant.owner == evidence_module.owner_key(USER)
+    # The log is still read first and the closing words still come last.
+    assert "一共记了 3 条" in said(dispatcher) and dispatcher.messages[-1]["response"] == "utter_after_log"
+
+    dispatcher.messages.clear()
+    monkeypatch.setenv("ANXIN_PUBLIC_URL", "https://anxin.example.org/")
+    await ActionShowLog().run(dispatcher, from_channel(make_tracker("看看记录", "show_log"), "rest"), project_domain())
+    assert charts(dispatcher)[0]["url"].startswith("https://anxin.example.org/webhooks/evidence/chart/")
+
+
+async def test_no_chart_in_wechat_or_for_an_empty_log(dispatcher, stores):
+    from actions.incidents import ActionShowLog
+
+    await ActionShowLog().run(dispatcher, from_channel(make_tracker("看看记录", "show_log"), "rest"), project_domain())
+    assert charts(dispatcher) == [] and [m.get("response") for m in dispatcher.messages] == ["utter_no_incidents"]
+    incidents, _ = stores
+    incidents.add(USER, occurred_at=DAY, caller_number="13812345678")
+    dispatcher.messages.clear()
+    await ActionShowLog().run(dispatcher, from_channel(make_tracker("看看记录", "show_log"), "wechat"), project_domain())
+    assert charts(dispatcher) == [] and "一共记了 1 条" in said(dispatcher)

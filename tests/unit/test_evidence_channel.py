@@ -1,6 +1,6 @@
 """channels/evidence.py in a small Sanic app on a free port (sanic-testing is not in the
 lock), with a fake ``on_new_message``: uploads checked, stored and handed to the bot;
-refusals with a clear JSON error; downloads only through a valid signed link."""
+refusals with a clear JSON error; downloads and the chart only through a valid signed link."""
 
 from __future__ import annotations
 
@@ -19,10 +19,9 @@ import requests
 from rasa.core.channels.channel import UserMessage
 from sanic import Sanic
 
-from channels import evidence as channel
 from channels import guard
 from channels.evidence import EvidenceInput
-from evidence import files, links, samples
+from evidence import files, intake, links, samples
 from evidence import store as evidence_module
 from incidents import store as store_module
 
@@ -235,13 +234,13 @@ def test_files_and_the_pack_only_through_a_valid_link(server):
 def test_many_uploads_at_once_are_capped_per_sender(server, screenshot, monkeypatch):
     monkeypatch.setattr(files, "MAX_FILES_AT_ONCE", 2)
     gate = threading.Event()
-    real = channel.read_image
+    real = intake.read_image
 
     async def slow(data, received_at):
         await asyncio.to_thread(gate.wait, 30)
         return await real(data, received_at)
 
-    monkeypatch.setattr(channel, "read_image", slow)
+    monkeypatch.setattr(intake, "read_image", slow)
     with concurrent.futures.ThreadPoolExecutor(4) as pool:
         futures = [pool.submit(server.post, screenshot, "a.png", "image/png") for _ in range(4)]
 
@@ -253,3 +252,38 @@ def test_many_uploads_at_once_are_capped_per_sender(server, screenshot, monkeypa
     assert sorted(r.status_code for r in done) == [200, 200, 429, 429]
     assert all("太多" in r.json()["error"] for r in done if r.status_code == 429)
     assert len(evidence_module.get_store().list(SENDER)) == 2
+
+
+def test_the_chart_shows_only_its_owners_calls_through_a_valid_link(server, monkeypatch):
+    from datetime import datetime, timedelta
+
+    from actions.evidence import chart_link
+
+    monkeypatch.delenv("ANXIN_PUBLIC_URL", raising=False)
+    incidents = store_module.get_store()
+    day = (datetime.now() - timedelta(days=1)).replace(hour=23, minute=10, second=0, microsecond=0)
+    for n in range(3):
+        incidents.add(SENDER, occurred_at=day - timedelta(hours=n), caller_number="13812345678", attempts=2)
+    link = chart_link(SENDER)
+    assert link.startswith("/webhooks/evidence/chart/") and SENDER not in link
+    resp = server.get(link)
+    assert resp.status_code == 200 and resp.headers["Content-Type"] == "image/png"
+    assert resp.content.startswith(b"\x89PNG") and "no-store" in resp.headers["Cache-Control"]
+    # Another user's chart differs: it is drawn from that user's log, not this one's.
+    other_chart = server.get(chart_link("someone-else"))
+    assert other_chart.status_code == 200 and other_chart.content != resp.content
+
+    token = link.rsplit("/", 1)[1]
+    owner, subject, expires, signature, sealed = token.split(".")
+    other = evidence_module.owner_key("someone-else")
+    pack = links.make_path_token(owner, "pack", sender_id=SENDER)
+    for forged, reason in [
+        (f"{other}.{subject}.{expires}.{signature}.{sealed}", "不是给您的"),  # another owner
+        (f"{owner}.{subject}.{int(expires) + 60}.{signature}.{sealed}", "不是给您的"),  # a longer life
+        (f"{owner}.{subject}.{expires}.{signature}.{links.seal_sender('someone-else')}", "不是给您的"),
+        (pack, "不是给您的"),  # the pack's link does not open the chart
+        (links.make_path_token(owner, "chart", 60, sender_id=SENDER, now=0), "过期"),
+    ]:
+        resp = server.get(f"/webhooks/evidence/chart/{forged}")
+        assert resp.status_code == 403 and reason in resp.json()["error"], forged
+    assert server.get(f"/webhooks/evidence/pack/{token}").status_code == 403  # nor the chart's the pack

@@ -62,7 +62,7 @@ def test_one_proposed_entry_per_incoming_call_row_and_nothing_invented(call_log_
     text = extract.summary(reading)
     assert text.startswith("我从截图里读到：") and text.endswith("记为 5 条来电记录？")
     assert "11月20日 23:10 13812345678 未接" in text and "（3 次）" in text
-    assert "另有 1 条是你打出去的电话" in text
+    assert "另有 1 条是您打出去的电话" in text
 
 
 def test_the_sms_screen_gives_sender_times_conduct_and_company(sms_read):

@@ -33,6 +33,7 @@ from channels.wechat import (
     signature_ok,
 )
 from channels.wechat_dedupe import MemoryDedupeStore, RedisDedupeStore
+from evidence.texts import text
 from scripts.wechat_sim import WeChatSim, _xml
 from tests.fake_wechat_api import FakeWeChatAPI
 
@@ -361,7 +362,8 @@ async def test_buttons_are_numbered_in_the_reply(api):
         ({"MsgType": "event", "Event": "CLICK", "EventKey": "NO_SUCH_KEY"}, "/greet", None),
         ({"MsgType": "voice", "MediaId": "m", "Recognition": "我是他妈妈。", "MsgId": 7}, "我是他妈妈。", None),
         ({"MsgType": "voice", "MediaId": "m", "Recognition": "", "MsgId": 8}, None, VOICE_UNCLEAR_REPLY),
-        ({"MsgType": "image", "PicUrl": "http://127.0.0.1/a.jpg", "MsgId": 9}, None, TEXT_ONLY_REPLY),
+        # An image is evidence now: one without a media id cannot be fetched, and says so.
+        ({"MsgType": "image", "PicUrl": "http://127.0.0.1/a.jpg", "MsgId": 9}, None, text("wechat.download_failed")),
         ({"MsgType": "location", "Location_X": "1", "Location_Y": "2", "MsgId": 10}, None, TEXT_ONLY_REPLY),
         ({"MsgType": "event", "Event": "unsubscribe"}, None, None),
         ({"MsgType": "event", "Event": "VIEW", "EventKey": "https://example.org"}, None, None),
