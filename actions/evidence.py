@@ -31,10 +31,11 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.form_kit import ALWAYS_STEP_ASIDE, FormKit, answer_text, confirmation
-from evidence import links
+from evidence import extract, links
 from evidence import store as evidence_store
 from incidents.phones import mask_phone
 from incidents.store import get_store as get_incident_store
+from incidents.timeparse import parse_time
 
 FORM_SLOTS = ("evidence_confirmed", "evidence_description")
 PENDING = "evidence_pending"
@@ -174,12 +175,29 @@ class ValidateEvidenceForm(FormKit):
     ) -> dict[str, Any]:
         if not self.asked(tracker, "evidence_confirmed"):
             return {}
+        dated = self._with_day(tracker)
+        if dated is not None:  # "11月20日": the day the summary asked for, and a yes
+            return {"evidence_confirmed": True, PENDING: dated}
         answer = confirmation(tracker)
         if answer is None and any(word in answer_text(tracker) for word in LOG_WORDS):
             answer = True  # the button "记下", or "记上吧"
         if answer is None:  # explain once, then log nothing
             return self.missed(dispatcher, tracker, domain, "evidence_confirmed", fallback=False)
         return {"evidence_confirmed": answer}
+
+    @staticmethod
+    def _with_day(tracker: Tracker) -> dict[str, Any] | None:
+        """The pending proposal with the day the answer names given to its undated
+        rows; None when no row waits for a day or the answer names none."""
+        pending = tracker.get_slot(PENDING) or {}
+        entries = pending.get("proposed") if isinstance(pending, dict) else None
+        if not entries or all(e.get("occurred_at") for e in entries if isinstance(e, dict)):
+            return None
+        parsed = parse_time(answer_text(tracker))
+        if parsed is None or not parsed.ok or parsed.value is None:
+            return None
+        filled_entries, filled = extract.with_day_entries(entries, parsed.value.date())
+        return {**pending, "proposed": filled_entries} if filled else None
 
     async def extract_evidence_description(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict

@@ -432,6 +432,28 @@ def with_day(reading: Reading, day: date, now: datetime | None = None) -> Readin
     return replace(reading, calls=tuple(calls))
 
 
+def with_day_entries(entries: list[dict], day: date, now: datetime | None = None) -> tuple[list[dict], int]:
+    """``with_day`` for proposed entries already sent to the user (plain dicts, times
+    as ISO text): the undated ones with a clock get ``day``. (entries, how many got it)"""
+    now = now or datetime.now()
+    text = f"{day.year}年{day.month}月{day.day}日"
+    filled, out = 0, []
+    for entry in entries:
+        clock = entry.get("clock")
+        if not entry.get("occurred_at") and isinstance(clock, str) and clock:
+            parsed = parse_time(f"{text} {clock}", now)
+            if parsed and parsed.ok and parsed.value is not None:
+                entry = {
+                    **entry,
+                    "occurred_at": parsed.value.isoformat(),
+                    "time_precision": parsed.precision,
+                    "time_text": f"{text} {clock}",
+                }
+                filled += 1
+        out.append(entry)
+    return out, filled
+
+
 # -- proposals and the confirmation ---------------------------------------------------
 
 
@@ -460,6 +482,7 @@ def proposed_entries(reading: Reading) -> list[dict]:
                     "behaviours": [],
                     "evidence": ["call_log"],
                     "attempts": call.count,
+                    "clock": call.clock,  # for the day the user may still give (with_day_entries)
                 }
             )
     elif reading.kind == "messages":

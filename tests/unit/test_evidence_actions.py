@@ -184,6 +184,24 @@ async def test_entries_without_a_day_are_not_invented(dispatcher, stores):
     assert "另有 1 条没有读到日期" in said(dispatcher)
 
 
+async def test_the_day_asked_for_undated_rows_dates_them_and_logs(dispatcher, stores):
+    incidents, _ = stores
+    record = add_file()
+    entries = proposed(DAY)
+    entries[1].update(occurred_at=None, clock="22:41")  # the screenshot showed no date for it
+    pending = {"file_id": record.id, "kind": "image", "proposed": entries, "summary": "…"}
+    day = DAY - timedelta(days=3)
+    answer = make_tracker(f"是{day.month}月{day.day}号的", "inform", slots={"evidence_pending": pending})
+    answer.slots["requested_slot"] = "evidence_confirmed"
+    found = await ValidateEvidenceForm().extract_evidence_confirmed(dispatcher, answer, {})
+    assert found["evidence_confirmed"] is True
+    dated = found["evidence_pending"]["proposed"][1]
+    assert dated["occurred_at"].startswith(f"{day:%Y-%m-%d}T22:41")
+    tracker = make_tracker("", "inform", slots={"evidence_pending": found["evidence_pending"], "evidence_confirmed": True})
+    await ActionConfirmEvidence().run(dispatcher, tracker, project_domain())
+    assert len(incidents.list(USER)) == 3 and "没有读到日期" not in said(dispatcher)
+
+
 async def test_no_logs_nothing_and_keeps_the_file(dispatcher, stores):
     incidents, evidence = stores
     record = add_file()
