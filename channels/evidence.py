@@ -72,6 +72,15 @@ def one_line(value: Any, limit: int = MAX_DESCRIPTION) -> str:
     return " ".join(value.split())[:limit]
 
 
+def verified_link(token: str, kind: str) -> tuple[Any, Any] | HTTPResponse:
+    """The grant and sender of a signed link of ``kind``, or the 403 that refuses it."""
+    try:
+        return links.verify_path_token(token, kind)
+    except links.LinkRefused as refused:
+        logger.info("evidence.link.refused reason=%s", refused.reason)
+        return error(text(f"web.link_{refused.reason}"), 403)
+
+
 def file_json(record: evidence_store.EvidenceFile) -> dict[str, Any]:
     return {
         "id": record.id,
@@ -164,11 +173,10 @@ class EvidenceInput(InputChannel):
 
         @blueprint.route("/file/<token>", methods=["GET"])
         async def download_file(request: Request, token: str) -> HTTPResponse:
-            try:
-                grant, _ = links.verify_path_token(token, "file")
-            except links.LinkRefused as refused:
-                logger.info("evidence.link.refused reason=%s", refused.reason)
-                return error(text(f"web.link_{refused.reason}"), 403)
+            checked = verified_link(token, "file")
+            if isinstance(checked, HTTPResponse):
+                return checked
+            grant, _ = checked
             store = self.store
             record = await asyncio.to_thread(store.get_for_owner, grant.owner, grant.subject)
             if record is None:
@@ -182,11 +190,10 @@ class EvidenceInput(InputChannel):
 
         @blueprint.route("/pack/<token>", methods=["GET"])
         async def download_pack(request: Request, token: str) -> HTTPResponse:
-            try:
-                _, sender = links.verify_path_token(token, "pack")
-            except links.LinkRefused as refused:
-                logger.info("evidence.link.refused reason=%s", refused.reason)
-                return error(text(f"web.link_{refused.reason}"), 403)
+            checked = verified_link(token, "pack")
+            if isinstance(checked, HTTPResponse):
+                return checked
+            _, sender = checked
             from evidence.pack import build_pack_for
 
             try:
@@ -199,11 +206,10 @@ class EvidenceInput(InputChannel):
 
         @blueprint.route("/chart/<token>", methods=["GET"])
         async def chart(request: Request, token: str) -> HTTPResponse:
-            try:
-                _, sender = links.verify_path_token(token, "chart")
-            except links.LinkRefused as refused:
-                logger.info("evidence.link.refused reason=%s", refused.reason)
-                return error(text(f"web.link_{refused.reason}"), 403)
+            checked = verified_link(token, "chart")
+            if isinstance(checked, HTTPResponse):
+                return checked
+            _, sender = checked
             from evidence.chart import render_chart
 
             entries = await asyncio.to_thread(self.incidents.list, sender)
