@@ -22,6 +22,10 @@ not kept at all (they are personal data, and nothing needs them); on disk a
 file is ``<owner key>/<file id>``. Nothing here logs.
 
 Every read checks the bytes against the stored SHA-256 (``Tampered`` if not).
+
+The tables are made on first use (``create_tables``), by whichever process comes
+first: several at once on a fresh database (the scaled profile's Rasa processes
+and action server, the embedded profile's workers) is expected and safe.
 """
 
 from __future__ import annotations
@@ -56,7 +60,7 @@ from sqlalchemy.engine import Engine, make_url
 
 from evidence.files import Checked
 from incidents.store import ENV_URL as INCIDENT_ENV_URL
-from incidents.store import ProcessWide, make_engine
+from incidents.store import ProcessWide, create_tables, make_engine
 
 ENV_URL = "ANXIN_EVIDENCE_DB_URL"
 ENV_DIR = "ANXIN_EVIDENCE_DIR"
@@ -187,7 +191,7 @@ class EvidenceStore:
             raise ValueError(f"{ENV_BLOBS} must be 'dir' or 'db'")
         self.directory = Path(directory or os.environ.get(ENV_DIR) or DEFAULT_DIR)
         self._clock = clock
-        metadata.create_all(self.engine)
+        create_tables(metadata, self.engine)
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
@@ -45,6 +46,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import StaticPool
 
 from incidents.phones import normalize_phone
@@ -269,6 +271,24 @@ def _incident(row: Any) -> Incident:
 # -- the store -------------------------------------------------------------
 
 
+CREATE_ATTEMPTS = 3
+
+
+def create_tables(tables: MetaData, engine: Engine) -> None:
+    """``tables``, unless they exist. When several processes make them at once, the
+    database refuses all but the first (PostgreSQL: "relation already exists" or a
+    unique violation in ``pg_type``; SQLite: "table already exists"), once the first
+    has committed: so look again, and the tables are there."""
+    for attempt in range(1, CREATE_ATTEMPTS + 1):
+        try:
+            tables.create_all(engine)
+            return
+        except DBAPIError:
+            if attempt == CREATE_ATTEMPTS:
+                raise
+            time.sleep(0.05 * attempt)
+
+
 class IncidentStore:
     """Incidents and submissions, always scoped to one user."""
 
@@ -282,7 +302,7 @@ class IncidentStore:
         self.url = url or os.environ.get(ENV_URL) or DEFAULT_URL
         self.engine = engine or make_engine(self.url)
         self._clock = clock
-        metadata.create_all(self.engine)
+        create_tables(metadata, self.engine)
 
     def dispose(self) -> None:
         """Close pooled connections (the data stays)."""
