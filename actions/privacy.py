@@ -10,7 +10,8 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.form_kit import FormKit, confirmation
+from actions.common import intent_name
+from actions.form_kit import ALWAYS_STEP_ASIDE, FormKit, confirmation
 from evidence import store as evidence_store
 from incidents.store import get_store
 
@@ -18,13 +19,17 @@ from incidents.store import get_store
 class ValidateEraseForm(FormKit):
     """ "确定全部删除" or not: anything but a clear yes keeps the data."""
 
+    # The question suggests exporting the evidence pack first: that is answered,
+    # then the question is asked again.
+    step_aside_for = ALWAYS_STEP_ASIDE | {"request_evidence_pack"}
+
     def name(self) -> str:
         return "validate_erase_form"
 
     async def extract_erase_confirmed(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        if not self.asked(tracker, "erase_confirmed"):
+        if not self.asked(tracker, "erase_confirmed") or intent_name(tracker) in self.step_aside_for:
             return {}
         # Anything but a clear yes keeps the data.
         return {"erase_confirmed": bool(confirmation(tracker))}

@@ -163,6 +163,10 @@ async def test_erasing_needs_a_clear_yes(dispatcher, domain):
     unsure = make_tracker("啊？", "inform", slots={"requested_slot": "erase_confirmed"})
     assert await form.extract_erase_confirmed(dispatcher, yes, domain) == {"erase_confirmed": True}
     assert await form.extract_erase_confirmed(dispatcher, unsure, domain) == {"erase_confirmed": False}
+    # Asking for the evidence pack first (the question suggests it) is no answer: nothing
+    # is decided, a rule gives the pack, and the question comes again.
+    pack_first = make_tracker("等下 先把证据包给我", "request_evidence_pack", slots={"requested_slot": "erase_confirmed"})
+    assert await form.run(dispatcher, pack_first, domain) == []
 
 
 @pytest.mark.parametrize(
