@@ -96,6 +96,11 @@ def png_bytes(image: Image.Image) -> bytes:
     return buffer.getvalue()
 
 
+def blank_png(width: int = 30, height: int = 60) -> bytes:
+    """A small white PNG: a valid image in which OCR finds nothing."""
+    return png_bytes(Image.new("RGB", (width, height), "white"))
+
+
 # The screens the tests and the benchmark use.
 CALLS_NOV_20 = [
     Call("138 1234 5678", "未接", "07:12"),

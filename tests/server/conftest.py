@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 import requests
 
+from scripts.wechat_sim import WeChatSim
+from tests.fake_wechat_api import FakeWeChatAPI
 from tests.run_sh import running
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -102,3 +104,33 @@ def servers(tmp_path_factory):
 @pytest.fixture
 def bot(servers) -> Bot:
     return Bot(servers["base"])
+
+
+# --- WeChat: the simulator and the fake WeChat API (test_wechat*.py) ------------------------------
+
+
+def sim(base: str, safe: bool = False) -> WeChatSim:
+    """WeChat's side of the webhook; ``safe``: encrypted (安全模式) messages."""
+    return WeChatSim(
+        f"{base}/webhooks/wechat/webhook",
+        WECHAT_ENV["WECHAT_TOKEN"],
+        WECHAT_ENV["WECHAT_APPID"],
+        WECHAT_ENV["WECHAT_AES_KEY"] if safe else "",
+    )
+
+
+@pytest.fixture(scope="module")
+def fake_api():
+    with FakeWeChatAPI(WECHAT_API_PORT, WECHAT_ENV["WECHAT_APPID"], WECHAT_ENV["WECHAT_APPSECRET"]) as fake:
+        yield fake
+
+
+@pytest.fixture
+def api(fake_api):
+    fake_api.reset()
+    return fake_api
+
+
+@pytest.fixture
+def wechat(servers, api) -> WeChatSim:
+    return sim(servers["base"])

@@ -21,10 +21,9 @@ import pytest
 import requests
 
 from channels.wechat import VOICE_UNCLEAR_REPLY
-from scripts.wechat_sim import WeChatSim, _xml
-from tests.fake_wechat_api import FakeWeChatAPI
+from scripts.wechat_sim import _xml
 from tests.run_sh import running
-from tests.server.conftest import ROOT, START_TIMEOUT, WECHAT_API_PORT, WECHAT_ENV
+from tests.server.conftest import ROOT, START_TIMEOUT, WECHAT_ENV, sim
 
 SLOW_RASA_PORT = int(os.environ.get("ANXIN_TEST_SLOW_RASA_PORT", "5305"))
 SLOW_ACTIONS_PORT = int(os.environ.get("ANXIN_TEST_SLOW_ACTIONS_PORT", "5355"))
@@ -33,38 +32,12 @@ WELCOME = "安心"
 LIABILITY_MENU = '/faq{"faq_topic":"family_liability"}'  # the menu key MENU_LIABILITY
 
 
-def sim(base: str, safe: bool = False) -> WeChatSim:
-    return WeChatSim(
-        f"{base}/webhooks/wechat/webhook",
-        WECHAT_ENV["WECHAT_TOKEN"],
-        WECHAT_ENV["WECHAT_APPID"],
-        WECHAT_ENV["WECHAT_AES_KEY"] if safe else "",
-    )
-
-
 def user_events(tracker_db: Path, openid: str) -> list[dict]:
     with sqlite3.connect(tracker_db) as db:
         rows = db.execute(
             "SELECT data FROM events WHERE sender_id = ? AND type_name = 'user' ORDER BY id", (openid,)
         ).fetchall()
     return [json.loads(data) for (data,) in rows]
-
-
-@pytest.fixture(scope="module")
-def fake_api():
-    with FakeWeChatAPI(WECHAT_API_PORT, WECHAT_ENV["WECHAT_APPID"], WECHAT_ENV["WECHAT_APPSECRET"]) as fake:
-        yield fake
-
-
-@pytest.fixture
-def api(fake_api):
-    fake_api.reset()
-    return fake_api
-
-
-@pytest.fixture
-def wechat(servers, api) -> WeChatSim:
-    return sim(servers["base"])
 
 
 @pytest.fixture

@@ -25,15 +25,9 @@ from evidence import samples
 from evidence.store import owner_key
 from scripts.wechat_sim import Result, WeChatSim, _xml
 from tests.fake_wechat_api import FakeWeChatAPI
-from tests.server.conftest import ROOT, WECHAT_API_PORT, WECHAT_ENV
+from tests.server.conftest import ROOT, sim
 
 REPLY_TIMEOUT = 90  # seconds: the first image loads the OCR engine
-
-
-def sim(base: str) -> WeChatSim:
-    return WeChatSim(
-        f"{base}/webhooks/wechat/webhook", WECHAT_ENV["WECHAT_TOKEN"], WECHAT_ENV["WECHAT_APPID"]
-    )
 
 
 def jpeg(image) -> bytes:
@@ -49,23 +43,6 @@ def image_fields(media_id: str, msg_id: int) -> dict:
         "MediaId": media_id,
         "MsgId": msg_id,
     }
-
-
-@pytest.fixture(scope="module")
-def fake_api():
-    with FakeWeChatAPI(WECHAT_API_PORT, WECHAT_ENV["WECHAT_APPID"], WECHAT_ENV["WECHAT_APPSECRET"]) as fake:
-        yield fake
-
-
-@pytest.fixture
-def api(fake_api):
-    fake_api.reset()
-    return fake_api
-
-
-@pytest.fixture
-def wechat(servers, api) -> WeChatSim:
-    return sim(servers["base"])
 
 
 @pytest.fixture

@@ -98,3 +98,29 @@ def rendered(message: dict[str, Any]) -> dict[str, Any]:
 def said(dispatcher: CollectingDispatcher) -> str:
     """Everything the user reads, responses filled in."""
     return "\n".join(rendered(m).get("text") or "" for m in dispatcher.messages)
+
+
+# --- evidence: fresh stores and a sample screenshot -------------------------------------------------
+
+
+@pytest.fixture
+def evidence_stores(tmp_path, monkeypatch):
+    """A fresh incident store and evidence store in ``tmp_path``: (incidents, evidence)."""
+    from evidence import store as evidence_store
+    from incidents import store as incident_store
+
+    monkeypatch.setenv(incident_store.ENV_URL, f"sqlite:///{tmp_path}/incidents.db")
+    monkeypatch.setenv(evidence_store.ENV_DIR, str(tmp_path / "evidence"))
+    incident_store.reset_store()
+    evidence_store.reset_store()
+    yield incident_store.get_store(), evidence_store.get_store()
+    incident_store.reset_store()
+    evidence_store.reset_store()
+
+
+@pytest.fixture(scope="session")
+def screenshot() -> bytes:
+    """A call-log screenshot drawn with Pillow (evidence/samples.py)."""
+    from evidence import samples
+
+    return samples.png_bytes(samples.sample_call_log())

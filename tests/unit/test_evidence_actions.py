@@ -19,33 +19,20 @@ from actions.evidence import (
 from actions.privacy import ActionEraseMyData
 from evidence import files, links, samples
 from evidence import store as evidence_module
-from incidents import store as store_module
 from tests.unit.conftest import make_tracker, project_domain, said, texts
 
 USER = "test-user"  # make_tracker's sender id
 
 
 @pytest.fixture(autouse=True)
-def stores(tmp_path, monkeypatch):
-    monkeypatch.setenv(store_module.ENV_URL, f"sqlite:///{tmp_path}/incidents.db")
-    monkeypatch.setenv(evidence_module.ENV_DIR, str(tmp_path / "evidence"))
+def stores(evidence_stores, monkeypatch):
     monkeypatch.setenv(links.ENV_SECRET, "s" * 32)
     monkeypatch.delenv("ANXIN_PUBLIC_URL", raising=False)
-    store_module.reset_store()
-    evidence_module.reset_store()
-    yield store_module.get_store(), evidence_module.get_store()
-    store_module.reset_store()
-    evidence_module.reset_store()
-
-
-def tiny_png() -> bytes:
-    from PIL import Image
-
-    return samples.png_bytes(Image.new("RGB", (40, 80), "white"))
+    return evidence_stores
 
 
 def add_file(user: str = USER, data: bytes | None = None):
-    data = data or tiny_png()
+    data = data or samples.blank_png(40, 80)
     return evidence_module.get_store().add(user, data, files.check(data), channel="web")
 
 

@@ -44,17 +44,6 @@ def env(tmp_path, monkeypatch):
     evidence_module.reset_store()
 
 
-@pytest.fixture(scope="module")
-def screenshot() -> bytes:
-    return samples.png_bytes(samples.sample_call_log())
-
-
-def tiny_png() -> bytes:
-    from PIL import Image
-
-    return samples.png_bytes(Image.new("RGB", (30, 60), "white"))
-
-
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -149,7 +138,7 @@ def test_a_screenshot_is_stored_read_and_handed_to_the_bot(server, screenshot):
 )
 def test_refused_files_get_a_clear_error_and_nothing_is_touched(server, data, name, mime, status):
     store = evidence_module.get_store()
-    kept = store.add(SENDER, tiny_png(), files.check(tiny_png()), channel="web")
+    kept = store.add(SENDER, samples.blank_png(), files.check(samples.blank_png()), channel="web")
     resp = server.post(data, name, mime)
     assert resp.status_code == status
     assert "之前保存的证据都还在" in resp.json()["error"]
@@ -191,12 +180,12 @@ def test_a_50_mb_chunked_body_is_refused_too(server):
 
 
 def test_a_page_from_another_origin_is_refused(server, screenshot):
-    resp = server.post(tiny_png(), "a.png", "image/png", headers={"Origin": "https://evil.example"})
+    resp = server.post(samples.blank_png(), "a.png", "image/png", headers={"Origin": "https://evil.example"})
     assert resp.status_code == 403 and server.received == []
 
 
 def test_files_and_the_pack_only_through_a_valid_link(server):
-    data = tiny_png()
+    data = samples.blank_png()
     store = evidence_module.get_store()
     record = store.add(SENDER, data, files.check(data), channel="web")
     owner = evidence_module.owner_key(SENDER)

@@ -12,31 +12,14 @@ import wave
 import pytest
 
 from evidence import files, intake, samples
-from evidence import store as evidence_module
-from incidents import store as store_module
 
 SENDER = "o-wechat-openid-0001"
 WHO = "hash-of-sender"
 
 
 @pytest.fixture(autouse=True)
-def stores(tmp_path, monkeypatch):
-    monkeypatch.setenv(store_module.ENV_URL, f"sqlite:///{tmp_path}/incidents.db")
-    monkeypatch.setenv(evidence_module.ENV_DIR, str(tmp_path / "evidence"))
-    evidence_module.reset_store()
-    yield evidence_module.get_store()
-    evidence_module.reset_store()
-
-
-@pytest.fixture(scope="module")
-def screenshot() -> bytes:
-    return samples.png_bytes(samples.sample_call_log())
-
-
-def tiny_png() -> bytes:
-    from PIL import Image
-
-    return samples.png_bytes(Image.new("RGB", (30, 60), "white"))
+def stores(evidence_stores):
+    return evidence_stores[1]
 
 
 def recording() -> bytes:
@@ -107,24 +90,24 @@ async def test_a_recording_is_not_read_and_keeps_its_description(stores, monkeyp
     ids=["pdf", "empty", "gif"],
 )
 async def test_a_refused_file_says_why_and_nothing_stored_is_touched(stores, data, mime, reason, words):
-    kept = stores.add(SENDER, tiny_png(), files.check(tiny_png()), channel="wechat")
+    kept = stores.add(SENDER, samples.blank_png(), files.check(samples.blank_png()), channel="wechat")
     with pytest.raises(files.Refused) as refused:
         await intake.take_in(data, SENDER, channel="wechat", who=WHO, mime=mime)
     assert refused.value.reason == reason
     assert words in refused.value.message and "之前保存的证据都还在" in refused.value.message
     assert [f.id for f in stores.list(SENDER)] == [kept.id]
-    assert stores.read(stores.get(SENDER, kept.id)) == tiny_png()
+    assert stores.read(stores.get(SENDER, kept.id)) == samples.blank_png()
 
 
 async def test_a_store_that_fails_raises_not_stored_and_keeps_the_rest(stores, monkeypatch, caplog):
-    kept = stores.add(SENDER, tiny_png(), files.check(tiny_png()), channel="wechat")
+    kept = stores.add(SENDER, samples.blank_png(), files.check(samples.blank_png()), channel="wechat")
 
     def failing_add(*args, **kwargs):
         raise OSError(f"disk full while writing for {SENDER}")
 
     monkeypatch.setattr(stores, "add", failing_add)
     with pytest.raises(intake.NotStored):
-        await intake.take_in(tiny_png(), SENDER, channel="wechat", who=WHO, store=stores)
+        await intake.take_in(samples.blank_png(), SENDER, channel="wechat", who=WHO, store=stores)
     assert [f.id for f in stores.list(SENDER)] == [kept.id]
     assert "evidence.store.failed" in caplog.text and SENDER not in caplog.text
 

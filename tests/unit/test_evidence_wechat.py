@@ -13,9 +13,7 @@ import pytest
 
 from channels.wechat import WeChatHandler, WeChatSettings
 from evidence import files, intake, samples
-from evidence import store as evidence_module
 from evidence.texts import text
-from incidents import store as store_module
 from scripts.wechat_sim import WeChatSim, _xml
 from tests.fake_wechat_api import FakeWeChatAPI
 
@@ -29,12 +27,8 @@ SUMMARY = "我从截图里读到：\n1. 11月20日 22:41 17123456789 未接（3 
 
 
 @pytest.fixture(autouse=True)
-def stores(tmp_path, monkeypatch):
-    monkeypatch.setenv(store_module.ENV_URL, f"sqlite:///{tmp_path}/incidents.db")
-    monkeypatch.setenv(evidence_module.ENV_DIR, str(tmp_path / "evidence"))
-    evidence_module.reset_store()
-    yield evidence_module.get_store()
-    evidence_module.reset_store()
+def stores(evidence_stores):
+    return evidence_stores[1]
 
 
 @pytest.fixture(scope="module")
