@@ -22,7 +22,7 @@ fi
 export ANXIN_STATE_DB=${ANXIN_STATE_DB-var/state-$RASA_PORT.db}
 export ACTIONS_PORT=${ACTIONS_PORT:-5055}  # endpoints.yml reads it
 WEB_PORT=${WEB_PORT:-8080}
-MODEL=$(cat models/current)
+MODEL=${ANXIN_MODEL:-$(cat models/current)}  # ANXIN_MODEL: serve another model (comparisons)
 ENDPOINTS=${ANXIN_ENDPOINTS:-endpoints.yml}
 LOG_DIR=${ANXIN_LOG_DIR:-var/log}
 mkdir -p "$LOG_DIR"
