@@ -34,6 +34,7 @@ from actions.form_kit import ALWAYS_STEP_ASIDE, FormKit, answer_text, confirmati
 from evidence import extract, links
 from evidence import store as evidence_store
 from incidents.phones import mask_phone
+from incidents.rules import when_text
 from incidents.store import get_store as get_incident_store
 from incidents.timeparse import parse_time
 
@@ -93,14 +94,6 @@ def latest_channel(tracker: Tracker) -> str | None:
         if event.get("event") == "user" and event.get("input_channel"):
             return str(event["input_channel"])
     return None
-
-
-def _when(value: str | None) -> str:
-    try:
-        moment = datetime.fromisoformat(value) if value else None
-    except ValueError:
-        moment = None
-    return f"{moment.month}月{moment.day}日 {moment:%H:%M}" if moment else ""
 
 
 class ActionReceiveEvidence(Action):
@@ -285,7 +278,7 @@ class ActionConfirmEvidence(Action):
         saved, skipped = await asyncio.to_thread(log_entries, sender, pending)
         if saved:
             lines = [
-                f"第 {i.id} 条：{_when(i.occurred_at.isoformat())} {mask_phone(i.caller_number) if i.caller_number else ''}"
+                f"第 {i.id} 条：{when_text(i)} {mask_phone(i.caller_number) if i.caller_number else ''}"
                 f"{'（' + str(i.attempts) + ' 次）' if i.attempts > 1 else ''}".rstrip()
                 for i in saved[:MAX_READBACK]
             ]

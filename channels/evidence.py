@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import Counter
 from datetime import datetime
 from typing import Any
 
@@ -42,7 +41,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from channels.guard import OnNewMessage, default_limiter, read_capped_body
+from channels.guard import AtOnce, OnNewMessage, allowed, read_capped_body
 from channels.ratelimit import sender_key
 from channels.socketio import allowed_origins
 from evidence import files, intake, links
@@ -106,7 +105,7 @@ class EvidenceInput(InputChannel):
     def __init__(self, store: evidence_store.EvidenceStore | None = None, incident_store: Any = None) -> None:
         self._store = store
         self._incidents = incident_store
-        self._uploading: Counter[str] = Counter()
+        self._uploading = AtOnce()
 
     @property
     def store(self) -> evidence_store.EvidenceStore:
@@ -147,29 +146,19 @@ class EvidenceInput(InputChannel):
             if not sender:
                 return error(text("web.no_sender"), 400)
             who = sender_key(self.name(), sender)
-            try:
-                allowed = await default_limiter().allow(who)
-            except Exception as exc:  # a limiter never stops a user in distress
-                logger.warning("evidence.ratelimit.failed error=%s", type(exc).__name__)
-                allowed = True
-            if not allowed:
+            if not await allowed(who):
                 logger.info("evidence.rate_limited sender=%s", who)
                 return error(text("web.rate_limited"), 429)
             item = uploaded.get("file") if uploaded else None
             if item is None:
                 return error(text("web.no_file"), 400)
-            if self._uploading[who] >= files.MAX_FILES_AT_ONCE:
-                logger.info("evidence.refused reason=too_many sender=%s", who)
-                return error(files.refuse("too_many").message, 429)
-            self._uploading[who] += 1
-            try:
+            with self._uploading.slot(who, files.MAX_FILES_AT_ONCE) as free:
+                if not free:
+                    logger.info("evidence.refused reason=too_many sender=%s", who)
+                    return error(files.refuse("too_many").message, 429)
                 return await self._receive(
                     on_new_message, sender, who, item, one_line(form.get("description"))
                 )
-            finally:
-                self._uploading[who] -= 1
-                if self._uploading[who] <= 0:
-                    del self._uploading[who]
 
         @blueprint.route("/file/<token>", methods=["GET"])
         async def download_file(request: Request, token: str) -> HTTPResponse:

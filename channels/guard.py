@@ -19,7 +19,9 @@ channels start, which is after Rasa has configured structlog.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from rasa.core.channels.channel import UserMessage
@@ -58,6 +60,37 @@ async def _reply(message: UserMessage, text: str) -> None:
         logger.warning("guard.reply.failed error=%s", type(error).__name__)
 
 
+async def allowed(who: str, limiter: RateLimiter | None = None) -> bool:
+    """The rate limit for ``who`` (a sender_key); a limiter that fails never stops a
+    user in distress: the message goes through."""
+    try:
+        return await (limiter or default_limiter()).allow(who)
+    except Exception as error:
+        logger.warning("guard.ratelimit.failed error=%s; message let through", type(error).__name__)
+        return True
+
+
+class AtOnce:
+    """One sender's uploads in progress in this process: ``with at_once.slot(who,
+    limit) as free:``, refusing when ``free`` is False (``limit`` already running)."""
+
+    def __init__(self) -> None:
+        self._busy: Counter[str] = Counter()
+
+    @contextmanager
+    def slot(self, who: str, limit: int) -> Iterator[bool]:
+        if self._busy[who] >= limit:
+            yield False
+            return
+        self._busy[who] += 1
+        try:
+            yield True
+        finally:
+            self._busy[who] -= 1
+            if self._busy[who] <= 0:
+                del self._busy[who]
+
+
 def channel_guard(on_new_message: OnNewMessage, channel: str) -> OnNewMessage:
     """What a channel's blueprint wraps Rasa's callback in: ``guard`` with the process's
     limiter, and log masking made sure of (Rasa has configured structlog by now)."""
@@ -70,12 +103,7 @@ def guard(on_new_message: OnNewMessage, channel: str, limiter: RateLimiter | Non
 
     async def guarded(message: UserMessage) -> Any:
         who = sender_key(channel, message.sender_id)
-        try:
-            allowed = await (limiter or default_limiter()).allow(who)
-        except Exception as error:
-            logger.warning("guard.ratelimit.failed error=%s; message let through", type(error).__name__)
-            allowed = True
-        if not allowed:
+        if not await allowed(who, limiter):
             logger.info("guard.rate_limited channel=%s sender=%s", channel, who)
             await _reply(message, RATE_LIMITED_REPLY)
             return None

@@ -23,7 +23,6 @@ import hmac
 import json
 import logging
 import os
-from collections import Counter
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -43,7 +42,7 @@ from wechatpy.exceptions import InvalidAppIdException, InvalidSignatureException
 from wechatpy.messages import BaseMessage, ImageMessage, TextMessage, VoiceMessage
 from wechatpy.replies import TextReply
 
-from channels.guard import channel_guard, default_limiter, read_capped_body
+from channels.guard import AtOnce, allowed, channel_guard, default_limiter, read_capped_body
 from channels.payloads import sanitize
 from channels.ratelimit import RateLimiter, sender_key
 from channels.wechat_dedupe import DEFAULT_TTL, DedupeStore, make_store
@@ -510,7 +509,7 @@ class WeChatHandler:
             self.media = api
         self._tasks: dict[str, asyncio.Task] = {}
         self._background: set[asyncio.Task] = set()
-        self._taking: Counter[str] = Counter()  # images being taken in, per user
+        self._taking = AtOnce()  # images being taken in, per user
 
     @property
     def wait_timeout(self) -> float:
@@ -673,23 +672,16 @@ class WeChatHandler:
         async def say(sentence: str) -> None:
             await collector.send_text_message(openid, sentence)
 
-        if self.limiter is not None:
-            try:
-                allowed = await self.limiter.allow(sender_key(CHANNEL, openid))
-            except Exception as error:  # a limiter never stops a user in distress
-                logger.warning("wechat.ratelimit.failed error=%s", type(error).__name__)
-                allowed = True
-            if not allowed:
-                logger.info("wechat.image.rate_limited user=%s", who)
-                return await say(evidence_text("wechat.busy"))
+        if self.limiter is not None and not await allowed(sender_key(CHANNEL, openid), self.limiter):
+            logger.info("wechat.image.rate_limited user=%s", who)
+            return await say(evidence_text("wechat.busy"))
         if self.media is None:
             logger.info("wechat.image.no_media_api user=%s", who)
             return await say(evidence_text("wechat.no_media"))
-        if self._taking[openid] >= files.MAX_FILES_AT_ONCE:
-            logger.info("evidence.refused reason=too_many channel=wechat sender=%s", who)
-            return await say(files.refuse("too_many").message)
-        self._taking[openid] += 1
-        try:
+        with self._taking.slot(openid, files.MAX_FILES_AT_ONCE) as free:
+            if not free:
+                logger.info("evidence.refused reason=too_many channel=wechat sender=%s", who)
+                return await say(files.refuse("too_many").message)
             try:
                 data, mime = await self.media.download_media(media_id, files.MAX_BYTES)
             except MediaTooBig:
@@ -706,10 +698,6 @@ class WeChatHandler:
                 return await say(refused.message)
             except intake.NotStored:
                 return await say(evidence_text("web.failed"))
-        finally:
-            self._taking[openid] -= 1
-            if self._taking[openid] <= 0:
-                del self._taking[openid]
         await self.evidence_on_new_message(
             intake.evidence_message(openid, taken.evidence, collector, CHANNEL, message_id)
         )
